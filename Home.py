@@ -1,0 +1,72 @@
+"""Home: the chain at a glance for executives, data status and upload."""
+
+import altair as alt
+import streamlit as st
+
+from engine.overview import overview, sales_trend, top_products, top_stores
+from engine.storage import data_dir, list_backups, replace_dataset
+from ui_common import APP_TITLE, load_current, show_errors
+
+st.set_page_config(page_title=APP_TITLE, page_icon="🛒", layout="wide")
+st.title(APP_TITLE)
+st.caption("Sales, forecasts, nightly orders and inventory for the K-Mart chain. Pages: Explore · Forecast · Orders · Inventory · Ask the data.")
+
+ds, report = load_current()
+if ds is None:
+    show_errors(report)
+else:
+    c1, c2 = st.columns([3, 1])
+    period = c1.slider("Period", min_value=ds.start, max_value=ds.end, value=(ds.start, ds.end), format="YYYY-MM-DD", key="period")
+    every = c2.selectbox("Totals per", ["1d", "1w", "1mo"], index=1, format_func={"1d": "day", "1w": "week", "1mo": "month"}.get, key="every")
+    start, end = period
+    ov = overview(ds, start, end)
+    k = st.columns(5)
+    k[0].metric("Period", f"{ov.days:,} days", help=f"{ov.start} to {ov.end}")
+    k[1].metric("Stores · products", f"{ov.stores} · {ov.products}")
+    k[2].metric("Units sold", f"{ov.units:,.0f}")
+    k[3].metric("Sales value", f"${ov.sales_value:,.0f}")
+    k[4].metric(
+        "Units per day", f"{ov.units_per_day:,.0f}",
+        delta=None if ov.change_vs_previous_pct is None else f"{ov.change_vs_previous_pct:+.1f}% vs previous period",
+    )
+    trend = sales_trend(ds, start, end, every)
+    st.subheader("Total sales")
+    st.altair_chart(
+        alt.Chart(trend).mark_line(point=every != "1d").encode(
+            x=alt.X("Date:T", title=None), y=alt.Y("Qty:Q", title="Units sold"), tooltip=["Date:T", alt.Tooltip("Qty:Q", format=",.0f"), alt.Tooltip("Value:Q", format="$,.0f")]
+        ).properties(height=300),
+        width="stretch",
+    )
+    left, right = st.columns(2)
+    left.subheader("Top stores")
+    left.dataframe(top_stores(ds, start, end), hide_index=True, width="stretch")
+    right.subheader("Top products")
+    right.dataframe(top_products(ds, start, end), hide_index=True, width="stretch")
+
+st.subheader("Data status")
+if ds is not None:
+    st.success(f"Data in {data_dir()} is valid: {report.summary.get('sales_rows', 0):,} sales rows, fingerprint {ds.fingerprint}.")
+    if ds.warnings:
+        with st.expander(f"{len(ds.warnings)} warning(s) about the data"):
+            for w in ds.warnings:
+                st.markdown(f"- {w}")
+
+with st.expander("Upload new data (all five tables)"):
+    st.write("Upload sales, products, stores, orders and oil_price as CSV or Parquet. They are checked first; "
+             "the current data is replaced only if every check passes, and it is kept as a backup.")
+    files = st.file_uploader("Tables", type=["csv", "parquet", "txt", "tsv"], accept_multiple_files=True, key="upload")
+    if st.button("Check and use these files", disabled=not files, key="replace"):
+        result = replace_dataset({f.name: f.getvalue() for f in files})
+        if result.ok:
+            st.cache_resource.clear()
+            st.success(f"New data is in use; the previous data was kept in {result.summary.get('backup', 'backups/')}.")
+            st.rerun()
+        else:
+            show_errors(result)
+            st.warning("Nothing was changed: the current data is still in use.")
+    backups = list_backups()
+    if backups:
+        st.caption(f"{len(backups)} backup(s) kept, newest: {backups[0].name}")
+
+if ds is not None:
+    st.caption(f"Every number above is reproducible with `python -m engine overview --start {start} --end {end} --json`.")

@@ -1,0 +1,43 @@
+# Two entry points (see README): `make run` and `make test`. Each does all set-up it needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= data/current
+export ANONYMIZED_TELEMETRY := False
+export TF_CPP_MIN_LOG_LEVEL := 2
+# llama-cpp-python compiles llama.cpp once; pip caches the wheel afterwards
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
+
+.PHONY: run test bench setup browser clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing requirements into $(VENV) (first time: several minutes)..."
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip check >/dev/null
+	@touch $(STAMP)
+
+$(DATA)/sales.csv: | $(STAMP)
+	@echo "Writing the demo chain to $(DATA) ..."
+	@$(PY) -m engine demo $(DATA)
+
+run: $(STAMP) $(DATA)/sales.csv
+	KMART_DATA=$(DATA) $(VENV)/bin/streamlit run Home.py --server.headless true --browser.gatherUsageStats false
+
+browser:
+	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m engine bench data
+
+clean-venv:
+	rm -rf $(VENV)

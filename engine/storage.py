@@ -1,0 +1,93 @@
+"""Where the app's data lives, and replacing it safely.
+
+The current data set is a folder (``data/current`` unless ``KMART_DATA`` says otherwise).
+An upload is written to a staging folder beside it and validated there; only a valid upload
+replaces the current folder, and the replaced folder is moved to ``data/backups/<time>``.
+Nothing is ever deleted: a failed upload leaves the current data untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+from engine.dataset import read_dataset
+from engine.problems import Problem, ValidationReport
+from engine.schema import FILE_SUFFIXES, TABLES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The folder of the current data set."""
+    return Path(os.environ.get("KMART_DATA", PROJECT_ROOT / "data" / "current")).resolve()
+
+
+def state_dir(data: Path | None = None) -> Path:
+    """Folder for what the app writes about a data set (ledger, models, index): beside the data."""
+    data = Path(data) if data else data_dir()
+    path = data.parent / "state"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def backups_dir(data: Path | None = None) -> Path:
+    data = Path(data) if data else data_dir()
+    return data.parent / "backups"
+
+
+def list_backups(data: Path | None = None) -> list[Path]:
+    folder = backups_dir(data)
+    return sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
+
+
+def _timestamp() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def replace_dataset(files: dict[str, bytes], data: Path | None = None) -> ValidationReport:
+    """Validate uploaded files (file name -> bytes) and, only if valid, make them the current data.
+
+    Every one of the five tables must be in the upload. The old folder goes to backups/.
+    """
+    data = Path(data) if data else data_dir()
+    data.parent.mkdir(parents=True, exist_ok=True)
+    staging = data.parent / f".staging-{_timestamp()}"
+    staging.mkdir()
+    report = ValidationReport(str(staging))
+    try:
+        for name, content in files.items():
+            base = Path(name).name
+            if Path(base).suffix.lower() not in FILE_SUFFIXES or Path(base).stem.lower() not in (*TABLES, "holidays"):
+                report.add(Problem(base, f"this file is not one of the tables; name it {', '.join(f'{t}.csv' for t in TABLES)} (or .parquet).", level="warning"))
+                continue
+            (staging / base).write_bytes(content)
+        ds, checked = read_dataset(staging)
+        checked.warnings = report.warnings + checked.warnings
+        checked.folder = "the upload"
+        if not checked.ok:
+            return checked
+        if data.exists():
+            backup = backups_dir(data) / _timestamp()
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(data, backup)
+            checked.summary["backup"] = str(backup)
+        os.replace(staging, data)
+        return checked
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_interrupted_replace(data: Path | None = None) -> Path | None:
+    """If a replace was killed between its two renames, put the newest backup back. Returns it."""
+    data = Path(data) if data else data_dir()
+    if data.exists():
+        return None
+    backups = list_backups(data)
+    if not backups:
+        return None
+    os.replace(backups[0], data)
+    return data

@@ -1,0 +1,40 @@
+"""Shared fixtures: the demo chain written once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The full demo chain (54 stores) as CSV, written once. Do not modify: copy it (see fresh_data)."""
+    from engine.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("demo") / "current"
+    write_demo(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo(demo_dir):
+    """The loaded demo Dataset."""
+    from engine.dataset import load_dataset
+
+    return load_dataset(demo_dir)
+
+
+@pytest.fixture
+def fresh_data(demo_dir, tmp_path, monkeypatch) -> Path:
+    """A private copy of the demo data as the app's current data (KMART_DATA points at it)."""
+    folder = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, folder)
+    monkeypatch.setenv("KMART_DATA", str(folder))
+    return folder

@@ -1,0 +1,83 @@
+"""Streamlit glue shared by the pages: cached data loading, pickers, error display.
+
+Only UI code lives here; every number comes from ``engine``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine.dataset import Dataset, read_dataset
+from engine.problems import ValidationReport
+from engine.readers import find_table_file
+from engine.schema import TABLES
+from engine.storage import data_dir, recover_interrupted_replace
+
+APP_TITLE = "K-Mart demand & ordering"
+
+
+def _stamp(folder: Path) -> tuple:
+    """Changes whenever a table file changes: the cache key of the loaded data."""
+    out = []
+    for name in (*TABLES, "holidays"):
+        p = find_table_file(folder, name)
+        if p is not None:
+            s = p.stat()
+            out.append((p.name, s.st_size, s.st_mtime_ns))
+    return tuple(out)
+
+
+@st.cache_resource(show_spinner="Loading and checking the data…", max_entries=3)
+def _load(folder: str, stamp: tuple) -> tuple[Dataset | None, ValidationReport]:
+    return read_dataset(folder)
+
+
+def load_current() -> tuple[Dataset | None, ValidationReport]:
+    folder = data_dir()
+    recover_interrupted_replace(folder)
+    return _load(str(folder), _stamp(folder))
+
+
+def show_errors(report: ValidationReport) -> None:
+    st.error(f"The data in {report.folder} cannot be used yet: {len(report.errors)} problem(s) to fix.")
+    for sentence in report.error_sentences():
+        st.markdown(f"- {sentence}")
+
+
+def require_dataset() -> Dataset:
+    """The current dataset, or an explanation and a stop when there is none."""
+    ds, report = load_current()
+    if ds is None:
+        show_errors(report)
+        st.info("Open the Home page to upload corrected files, or run `make run` to create the demo data.")
+        st.stop()
+    return ds
+
+
+def store_label(ds: Dataset, store_id: int) -> str:
+    s = ds.store(store_id)
+    return f"{store_id} · {s['City']}, {s['State']}" if s.get("City") else str(store_id)
+
+
+def product_label(ds: Dataset, product_id: int) -> str:
+    p = ds.products.filter(ds.products["Product_ID"] == product_id)
+    return f"{product_id} · {p['SubCategory'][0]}" if p.height else str(product_id)
+
+
+def pick_store(ds: Dataset, key: str = "store", default: int = 44, where=st.sidebar) -> int:
+    ids = ds.store_ids
+    index = ids.index(default) if default in ids else 0
+    return where.selectbox("Store", ids, index=index, key=key, format_func=lambda i: store_label(ds, i))
+
+
+def pick_product(ds: Dataset, key: str = "product", default: int = 3, where=st.sidebar) -> int:
+    ids = ds.product_ids
+    index = ids.index(default) if default in ids else 0
+    return where.selectbox("Product", ids, index=index, key=key, format_func=lambda i: product_label(ds, i))
+
+
+def pick_products(ds: Dataset, key: str = "products", default: tuple[int, ...] = (3, 12, 42), where=st.sidebar) -> list[int]:
+    ids = ds.product_ids
+    return where.multiselect("Products", ids, default=[p for p in default if p in ids], key=key, format_func=lambda i: product_label(ds, i))
