@@ -1,0 +1,22 @@
+"""Browser: the Home page served by `streamlit run`, seen in Chromium."""
+
+import pytest
+
+from engine.dataset import load_dataset
+from engine.overview import overview
+from tests.browser_support import chromium_page, screenshot, streamlit_app, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_shows_title_and_kpis(fresh_data):
+    expected = overview(load_dataset(fresh_data))
+    with streamlit_app(fresh_data) as url, chromium_page() as page:
+        page.goto(url)
+        wait_until_idle(page)
+        page.get_by_role("heading", name="K-Mart demand & ordering").wait_for()
+        units = page.locator('[data-testid="stMetric"]').filter(has_text="Units sold")
+        assert units.locator('[data-testid="stMetricValue"]').inner_text() == f"{expected.units:,.0f}"
+        assert "54 · 24" in page.locator('[data-testid="stMetric"]').filter(has_text="Stores").inner_text()
+        path = screenshot(page, "home")
+        assert path.stat().st_size > 10_000
