@@ -39,6 +39,16 @@ class Decomposition:
                 "seasonal_profile": self.seasonal_profile.to_dicts()}
 
 
+def period_days(period: int | str) -> int:
+    """7 for "weekly", 365 for "yearly", or the number itself ("30" -> 30)."""
+    if isinstance(period, str):
+        if period in PERIODS:
+            return PERIODS[period]
+        if not period.isdigit():
+            raise ValueError(f"unknown period {period!r}; use weekly, yearly or a number of days.")
+    return int(period)
+
+
 def _strength(component: np.ndarray, residual: np.ndarray) -> float:
     denom = float(np.var(component + residual))
     return 0.0 if denom == 0 else float(max(0.0, 1.0 - np.var(residual) / denom))
@@ -86,12 +96,15 @@ def decompose_values(dates, values, period: int = 7, method: str = "stl", label:
         where = f"; {months[hi - 1]} is the strongest month and {months[lo - 1]} the weakest"
     verdict = (f"{label[0].upper() + label[1:]}: {_words(ss)} {'weekly' if period == 7 else ('yearly' if period == 365 else f'{period}-day')} seasonality (strength {ss:.2f}), "
                f"{_words(ts)} trend (strength {ts:.2f}); the residual keeps {share:.0%} of the variance{where}.")
+    cycles = y.size / period
+    if cycles < 4:
+        verdict += f" Only {cycles:.1f} cycles of {period} days: the seasonal shape is rough, read it with care."
     return Decomposition(label, method, period, frame, ts, ss, share, profile, verdict)
 
 
 def decompose(ds: Dataset, store: int, product: int | None = None, start: dt.date | None = None,
               end: dt.date | None = None, period: int | str = 7, method: str = "stl") -> Decomposition:
     """Decompose the (store, product) series, or the store's total when ``product`` is None."""
-    period = PERIODS.get(period, period) if isinstance(period, str) else int(period)
+    period = period_days(period)
     s = daily_series(ds, store, product, start, end)
     return decompose_values(s["Date"], s["Qty"].to_numpy(), period, method, series_label(ds, store, product))

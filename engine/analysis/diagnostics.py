@@ -171,3 +171,28 @@ def residual_diagnostics(values, lags: int = 28, ljung_box_lag: int = 14, alpha:
         lags=np.arange(nlags + 1), acf=acf_values, acf_band=acf_band, pacf=pacf_values, pacf_band=pacf_band,
         mean=float(x.mean()), std=float(x.std(ddof=1)),
     )
+
+
+SERIES_KINDS = {
+    "residual": "decomposition residuals",
+    "sales": "sales",
+    "changes": "day-to-day changes of sales",
+}
+
+
+def series_diagnostics(ds, store: int, product: int | None = None, start=None, end=None, of: str = "residual",
+                       method: str = "stl", period: int | str = 7, lags: int = 28) -> Diagnostics:
+    """Diagnostics of a data series: its decomposition residual (default), the raw sales, or their daily changes."""
+    from engine.analysis.series import daily_series
+
+    if of not in SERIES_KINDS:
+        raise ValueError(f"unknown series {of!r}; use one of {', '.join(SERIES_KINDS)}.")
+    if of == "residual":
+        from engine.analysis.decomposition import decompose
+
+        values = decompose(ds, store, product, start, end, period=period, method=method).frame["residual"]
+    else:
+        values = daily_series(ds, store, product, start, end)["Qty"]
+        if of == "changes":
+            values = values.diff()
+    return residual_diagnostics(values, lags=lags, what=SERIES_KINDS[of] if of != "residual" else "residuals")
