@@ -27,6 +27,8 @@ def cached(name: str, fingerprint: str, *args, **kwargs):
         return factor_frame(ds, *args)
     if name == "factors":
         return factor_analysis(ds, *args, frame=cached("frame", fingerprint, *args[:2]), **kwargs)
+    if name == "diagnostics" and kwargs["of"] == "residual":  # reuse the decomposition drawn above
+        kwargs["decomposition"] = cached("decompose", fingerprint, *args, period=kwargs["period"], method=kwargs["method"])
     return {"series": daily_series, "decompose": decompose, "patterns": patterns, "diagnostics": series_diagnostics}[name](ds, *args, **kwargs)
 
 

