@@ -125,6 +125,7 @@ if pat is not None:
     download(pl.concat([pat.weekday.select(pl.lit("weekday").alias("profile"), pl.col("day").alias("key"), "days", "mean_qty", "index"),
                         pat.monthly.select(pl.lit("month").alias("profile"), pl.col("name").alias("key"), "days", "mean_qty", "index")]),
              f"patterns_{store}_{product or 'all'}")
+    download(pat.effects_table(), f"effects_{store}_{product or 'all'}", "Download payday / holiday effects (CSV)")
 
 # ---- 4. outside factors
 st.header("Outside factors: oil and customers")
@@ -154,6 +155,7 @@ if fa is not None:
     st.dataframe(fa.band_means, hide_index=True)
     verdict(fa.band_verdict)
     download(fa.lag_profiles().join(summary.select("factor", "best_lag", "stable"), on="factor"), f"factors_{store}_{product or 'all'}")
+    download(res.rolling, f"rolling_{factor}_{store}_{product or 'all'}", "Download this factor's rolling correlation (CSV)")
 
 # ---- 5. residual diagnostics
 st.header("Residual diagnostics")
@@ -163,12 +165,14 @@ if diag is not None:
     st.dataframe(diag.table(), hide_index=True, width="stretch", column_config={"p_value": st.column_config.NumberColumn(format="%.4g")})
     cg = diag.correlogram().filter(pl.col("lag") > 0)
     cols = st.columns(2)
-    for col, name in zip(cols, ["acf", "pacf"]):
+    for col, name, text in zip(cols, ["acf", "pacf"], [diag.acf_sentence, diag.pacf_sentence]):
         col.caption(f"{name.upper()} with its {1 - diag.alpha:.0%} band: bars outside the band are real patterns")
         bars = alt.Chart(cg).mark_bar().encode(x=alt.X("lag:O"), y=alt.Y(f"{name}:Q", title=name.upper()),
                                                color=alt.condition(f"abs(datum.{name}) > datum.{name}_band", alt.value("#d62728"), alt.value("#4c78a8")))
         band = alt.Chart(cg).mark_area(opacity=0.15).encode(x="lag:O", y=f"{name}_band:Q", y2=alt.Y2("lo:Q")).transform_calculate(lo=f"-datum.{name}_band")
         col.altair_chart(band + bars, width="stretch")
+        with col:
+            verdict(text)
     for t in diag.tests:
         verdict(t.sentence)
     download(diag.correlogram(), f"diagnostics_{store}_{product or 'all'}_{of}", "Download ACF/PACF (CSV)")

@@ -23,6 +23,7 @@ def test_white_noise_passes_shapiro_adf_and_ljung_box(white_noise):
     assert d.acf[0] == pytest.approx(1.0)
     assert np.abs(d.acf[1:]).max() < 0.15
     assert len(d.significant_acf_lags()) <= 3
+    assert d.acf_sentence.startswith(("No ACF bar leaves the 95% band", "ACF leaves the 95% band only at lag(s)"))
 
 
 def test_random_walk_fails_adf(white_noise):
@@ -32,6 +33,8 @@ def test_random_walk_fails_adf(white_noise):
     assert d.adf.sentence.startswith("The series is not stationary (ADF p = ")
     assert not d.ljung_box.passed
     assert d.acf[1] > 0.9 and d.acf_band[1] < d.acf[1]
+    assert "fading slowly: the level drifts" in d.acf_sentence
+    assert d.significant_pacf_lags()[0] == 1 and "lag(s) 1" in d.pacf_sentence
 
 
 def test_skewed_values_fail_shapiro_with_the_plain_sentence():
@@ -50,6 +53,7 @@ def test_weekly_pattern_is_left_for_ljung_box_and_acf_lag_7():
     assert not d.ljung_box.passed
     assert 7 in d.significant_acf_lags() and 14 in d.significant_acf_lags()
     assert d.acf[7] > 0.8
+    assert d.acf_sentence.endswith("a weekly pattern is left; add weekday or lag-7 columns.")
     table = d.correlogram()
     assert table.height == 22 and table["lag"].to_list() == list(range(22))
     assert (table["pacf_band"][1:] == table["pacf_band"][1]).all()

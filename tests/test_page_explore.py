@@ -43,6 +43,7 @@ def test_first_load_shows_the_engine_verdicts(page, demo):
     assert factor_analysis(demo, 44, 3).result("city_customers").verdict in v
     d = series_diagnostics(demo, 44, 3)
     assert d.shapiro.sentence in v and d.adf.sentence in v and d.ljung_box.sentence in v
+    assert d.acf_sentence in v and d.pacf_sentence in v
     assert "Residuals are not normal (p < 0.001): a normal-based safety stock will be wrong; use empirical quantiles." in v
     assert any(m.value.startswith("- Paydays (15th and month end) sell") for m in at.markdown)
     metrics = {m.label: m.value for m in at.metric}

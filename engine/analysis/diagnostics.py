@@ -72,9 +72,42 @@ class Diagnostics:
         c = self.correlogram().filter(pl.col("acf_significant"))
         return c["lag"].to_list()
 
+    def significant_pacf_lags(self) -> list[int]:
+        return self.correlogram().filter(pl.col("pacf_significant"))["lag"].to_list()
+
+    @property
+    def acf_sentence(self) -> str:
+        """What the ACF bars outside the band say, in one line."""
+        lags = self.significant_acf_lags()
+        band = f"{1 - self.alpha:.0%} band"
+        if not lags:
+            return f"No ACF bar leaves the {band}: yesterday's values do not predict today's."
+        weekly = [k for k in lags if k % 7 == 0]
+        shown = ", ".join(map(str, lags[:8])) + (" …" if len(lags) > 8 else "")
+        if 1 in lags and len(lags) >= 0.5 * (len(self.lags) - 1) and bool((self.acf[1:8] > 0).all()):
+            return f"ACF outside the {band} at most lags ({shown}) and fading slowly: the level drifts; model the changes."
+        if len(weekly) >= 2 or (weekly and len(lags) <= 2):
+            return f"ACF outside the {band} at lags {shown}: a weekly pattern is left; add weekday or lag-7 columns."
+        n_lags = len(self.lags) - 1
+        chance = math.ceil(self.alpha * n_lags + 2 * math.sqrt(self.alpha * (1 - self.alpha) * n_lags))
+        if len(lags) <= chance and not {1, 7} & set(lags):
+            return (f"ACF leaves the {band} only at lag(s) {shown}: with {n_lags} lags up to {chance} chance crossings "
+                    "are expected, so this is most likely noise.")
+        return f"ACF outside the {band} at lags {shown}: past values still carry information; add these lags as columns."
+
+    @property
+    def pacf_sentence(self) -> str:
+        """Which direct lags matter (PACF), in one line."""
+        lags = [k for k in self.significant_pacf_lags() if k <= 14]
+        if not lags:
+            return "No PACF bar up to lag 14 leaves the band: no single past day adds information of its own."
+        return (f"PACF outside the band at lag(s) {', '.join(map(str, lags))} (up to 14): these past days add information "
+                "of their own; they are the lag columns to try first.")
+
     def to_dict(self) -> dict:
         return {"n": self.n, "alpha": self.alpha, "mean": self.mean, "std": self.std,
-                "tests": [t.to_dict() for t in self.tests], "correlogram": self.correlogram().to_dicts()}
+                "tests": [t.to_dict() for t in self.tests], "acf_sentence": self.acf_sentence,
+                "pacf_sentence": self.pacf_sentence, "correlogram": self.correlogram().to_dicts()}
 
 
 def format_p(p: float) -> str:
@@ -150,9 +183,6 @@ def residual_diagnostics(values, lags: int = 28, ljung_box_lag: int = 14, alpha:
     ``values``: any 1-D array-like (numpy, list, polars/pandas Series); missing values are dropped.
     ``what`` names the values in the sentences ("residuals", "sales", ...).
     """
-    from scipy import stats
-    from statsmodels.tsa.stattools import acf, pacf
-
     x = clean_values(values)
     with one_blas_thread():
         return _diagnose(x, lags, ljung_box_lag, alpha, what)

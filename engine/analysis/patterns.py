@@ -37,6 +37,14 @@ class Patterns:
     monthly_verdict: str
     holiday_verdict: str
 
+    def effects_table(self) -> pl.DataFrame:
+        """Payday / holiday / eve effects and each holiday's own lift in one table (effect, days, mean_qty, lift_pct, p_value)."""
+        return pl.concat([
+            self.effects.select("effect", "days", "mean_qty", "lift_pct", "p_value"),
+            self.holidays.select(pl.col("Holiday").alias("effect"), pl.col("days").cast(pl.Int64), "mean_qty", "lift_pct",
+                                 pl.lit(None, pl.Float64).alias("p_value")),
+        ])
+
     def to_dict(self) -> dict:
         return {"label": self.label, "start": str(self.start), "end": str(self.end),
                 "weekday_verdict": self.weekday_verdict, "monthly_verdict": self.monthly_verdict,

@@ -86,7 +86,8 @@ def _diagnostics(args) -> int:
     print(_frame_text(d.table().drop("sentence", "question")))
     for t in d.tests:
         print(f"- {t.sentence}")
-    print(f"ACF lags outside the {1 - d.alpha:.0%} band: {d.significant_acf_lags() or 'none'}")
+    print(f"- {d.acf_sentence}")
+    print(f"- {d.pacf_sentence}")
     return 0
 
 
