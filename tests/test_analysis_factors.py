@@ -96,3 +96,12 @@ def test_bad_arguments_are_clear(demo):
         factor_analysis(demo, 44, 3, transform="log")
     with pytest.raises(ValueError, match="pick at least 30 days"):
         factor_analysis(demo, 44, 3, start=dt.date(2016, 1, 1), end=dt.date(2016, 1, 10))
+
+
+def test_store_alone_in_its_city_gets_a_plain_sentence(demo):
+    counts = demo.stores.group_by("City", "State").len()
+    alone_city = counts.filter(pl.col("len") == 1).join(demo.stores, on=["City", "State"])["Store_ID"].to_list()
+    store = next(s for s in alone_city if s in demo.store_ids)
+    city = factor_analysis(demo, store, 3).result("city_customers")
+    assert np.isnan(city.r_best) and not city.stable
+    assert city.verdict.startswith("There is no other store to compare with (the customers of the other stores in the same city are always 0")

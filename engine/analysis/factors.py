@@ -187,6 +187,8 @@ def factor_analysis(ds: Dataset, store: int, product: int | None = None, start: 
 def _verdict(label, r, lag, rmin, rmax, share, stable, size, transform, noun="sales") -> str:
     what = f"week-on-week changes of {noun}" if transform == "change_7d" else noun
     if not np.isfinite(r):
+        if "other stores" in label:
+            return f"There is no other store to compare with ({label} are always 0 here), so no correlation can be measured."
         return f"{label[0].upper() + label[1:]} does not vary in this window, so no correlation can be measured."
     if abs(r) < 0.1:
         return f"No useful link between {what} and {label} (best r = {r:+.2f} at lag {lag}): leave it out of the model."

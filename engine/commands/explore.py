@@ -16,6 +16,24 @@ def _load(args):
     return load_dataset(args.data or data_dir())
 
 
+def _json(obj) -> None:
+    """print_json with NaN written as null (strict JSON)."""
+    import math
+
+    from engine.cli import print_json
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    print_json(clean(obj))
+
+
 def _frame_text(frame, rows: int = 40) -> str:
     import polars as pl
 
@@ -25,11 +43,10 @@ def _frame_text(frame, rows: int = 40) -> str:
 
 def _decompose(args) -> int:
     from engine.analysis.decomposition import decompose
-    from engine.cli import print_json
 
     d = decompose(_load(args), args.store, args.product, args.start, args.end, period=args.period, method=args.method)
     if args.json:
-        print_json({**d.to_dict(), "frame": d.frame.to_dicts() if args.rows else None})
+        _json({**d.to_dict(), "frame": d.frame.to_dicts() if args.rows else None})
         return 0
     print(d.verdict)
     print(_frame_text(d.seasonal_profile))
@@ -39,11 +56,10 @@ def _decompose(args) -> int:
 
 def _patterns(args) -> int:
     from engine.analysis.patterns import patterns
-    from engine.cli import print_json
 
     p = patterns(_load(args), args.store, args.product, args.start, args.end)
     if args.json:
-        print_json(p.to_dict())
+        _json(p.to_dict())
         return 0
     print(f"{p.label}, {p.start} to {p.end}")
     for title, frame, verdict in (("Weekday profile", p.weekday, p.weekday_verdict), ("Monthly profile", p.monthly, p.monthly_verdict),
@@ -58,12 +74,11 @@ def _patterns(args) -> int:
 
 def _factors(args) -> int:
     from engine.analysis.factors import factor_analysis
-    from engine.cli import print_json
 
     a = factor_analysis(_load(args), args.store, args.product, args.start, args.end, max_lag=args.max_lag,
                         rolling_window=args.rolling_window, transform=args.transform, target=args.target)
     if args.json:
-        print_json(a.to_dict())
+        _json(a.to_dict())
         return 0
     print(f"{a.label}, {a.start} to {a.end}, {a.target} ({a.transform}), rolling window {a.rolling_window} days")
     print(_frame_text(a.summary().drop("verdict")))
@@ -76,12 +91,11 @@ def _factors(args) -> int:
 
 def _diagnostics(args) -> int:
     from engine.analysis.diagnostics import series_diagnostics
-    from engine.cli import print_json
 
     d = series_diagnostics(_load(args), args.store, args.product, args.start, args.end, of=args.of, method=args.method,
                            period=args.period, lags=args.lags)
     if args.json:
-        print_json(d.to_dict())
+        _json(d.to_dict())
         return 0
     print(_frame_text(d.table().drop("sentence", "question")))
     for t in d.tests:
