@@ -10,7 +10,7 @@ from engine.analysis.decomposition import decompose
 from engine.analysis.diagnostics import SERIES_KINDS, series_diagnostics
 from engine.analysis.factors import FACTORS, factor_analysis, factor_frame
 from engine.analysis.patterns import patterns
-from engine.analysis.series import daily_series
+from engine.analysis.series import daily_series, describe_series
 from ui_common import APP_TITLE, pick_product, pick_store, require_dataset
 
 st.set_page_config(page_title=f"Explore · {APP_TITLE}", page_icon="🔎", layout="wide")
@@ -51,9 +51,12 @@ def run(name: str, *args, **kwargs):
 store = pick_store(ds)
 whole_store = st.sidebar.checkbox("All products (store total)", key="total")
 product = None if whole_store else pick_product(ds)
-choice = st.sidebar.selectbox("Window", ["Whole period", "Last quarter (91 days)", "Last month (31 days)", "Custom"], key="window")
+choice = st.sidebar.selectbox("Window", ["Whole period", "Last quarter (91 days)", "Last month (31 days)", "Brushed on the sales chart", "Custom"], key="window")
 start, end = ds.start, ds.end
-if choice.startswith("Last"):
+brushed = ((st.session_state.get("sales_brush") or {}).get("selection") or {}).get("period") or {}
+if choice.startswith("Brushed") and len(brushed.get("Date") or []) == 2:
+    start, end = (max(ds.start, min(ds.end, dt.datetime.fromtimestamp(v / 1000, dt.UTC).date())) for v in brushed["Date"])
+elif choice.startswith("Last"):
     start = end - dt.timedelta(days=(91 if "quarter" in choice else 31) - 1)
 elif choice == "Custom":
     picked = st.sidebar.date_input("From – to", (ds.start, ds.end), min_value=ds.start, max_value=ds.end, key="custom")
@@ -67,16 +70,16 @@ st.header(f"Sales of {what}")
 series = run("series", store, product)
 if series is None:
     st.stop()
-brush = alt.selection_interval(encodings=["x"])
+brush = alt.selection_interval(name="period", encodings=["x"])
 line = alt.Chart(series).mark_line(strokeWidth=1).encode(x=alt.X("Date:T", title=None), y=alt.Y("Qty:Q", title="Units sold"))
 st.altair_chart(
     alt.vconcat(line.encode(x=alt.X("Date:T", title=None).scale(domain=brush)).properties(height=260, width="container"),
                 line.properties(height=60, width="container").add_params(brush)),
-    width="stretch",
+    width="stretch", on_select="rerun", key="sales_brush",
 )
-st.caption("Drag across the small chart to zoom the big one; double-click to reset.")
-mean_qty = float(series.filter(pl.col("Date").is_between(start, end))["Qty"].mean())
-verdict(f"{what[0].upper() + what[1:]} sells {mean_qty:,.0f} units a day on average from {start} to {end}.")
+st.caption("Drag across the small chart to zoom the big one (double-click resets); choose the window "
+           "'Brushed on the sales chart' to analyse exactly that period.")
+verdict(describe_series(series, start, end, what))
 download(series, f"sales_{store}_{product or 'all'}")
 
 # ---- 2. decomposition

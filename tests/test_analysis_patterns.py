@@ -72,3 +72,19 @@ def test_too_short_window_is_a_clear_error(demo):
         patterns(demo, 44, 3, dt.date(2016, 5, 1), dt.date(2016, 5, 7))
     with pytest.raises(ValueError, match="is after the end date"):
         patterns(demo, 44, 3, dt.date(2016, 5, 7), dt.date(2016, 5, 1))
+
+
+def test_describe_series_line(demo):
+    from engine.analysis.series import daily_series, describe_series
+
+    s = daily_series(demo, 44, 3)
+    text = describe_series(s, demo.start, demo.end, "store 44, product 3")
+    mean = s["Qty"].mean()
+    assert text.startswith(f"Store 44, product 3 sells {mean:,.0f} units a day on average from {demo.start} to {demo.end}")
+    christmases = sum(1 for y in range(demo.start.year, demo.end.year + 1) if demo.start <= dt.date(y, 12, 25) <= demo.end)
+    assert f"{christmases} of them Dec 25 (closed)" in text
+    last = s.filter(pl.col("Date") > demo.end - dt.timedelta(days=365))["Qty"].sum()
+    before = s.filter(pl.col("Date").is_between(demo.end - dt.timedelta(days=729), demo.end - dt.timedelta(days=365)))["Qty"].sum()
+    assert f"the last 12 months sold {last / before - 1:+.1%} against the 12 months before." in text
+    short = describe_series(s, dt.date(2016, 1, 1), dt.date(2016, 3, 31), "store 44, product 3")
+    assert "12 months" not in short and "2016-01-01 to 2016-03-31" in short

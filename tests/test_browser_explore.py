@@ -32,3 +32,32 @@ def test_explore_page_loads_with_charts_and_verdicts(fresh_data):
         wait_until_idle(page, timeout=180_000)
         page.locator("p").filter(has_text=dec12.verdict).first.wait_for()
         assert page.locator("p").filter(has_text=dec3.verdict).count() == 0
+
+
+def test_brushing_the_sales_chart_sets_the_analysis_window(fresh_data):
+    import datetime as dt
+    import re
+
+    from engine.analysis.series import daily_series, describe_series
+
+    ds = load_dataset(fresh_data)
+    with streamlit_app(fresh_data) as url, chromium_page() as page:
+        page.goto(f"{url}/Explore")
+        wait_until_idle(page, timeout=180_000)
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Window").click()
+        page.get_by_role("option", name="Brushed on the sales chart").click()
+        wait_until_idle(page, timeout=180_000)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert f"Analysis window: {ds.start} to {ds.end}" in sidebar.inner_text()  # nothing brushed yet: whole period
+        box = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
+        y = box["y"] + box["height"] - 80  # inside the small overview chart
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=8)
+        page.mouse.up()
+        page.wait_for_timeout(1000)
+        wait_until_idle(page, timeout=180_000)
+        start, end = (dt.date.fromisoformat(d) for d in re.search(r"Analysis window: (\S+) to (\S+)\.", sidebar.inner_text()).groups())
+        assert ds.start < start < end < ds.end and 60 < (end - start).days < 200  # about a tenth of 3.25 years
+        expected = describe_series(daily_series(ds, 44, 3), start, end, "store 44, product 3")
+        page.locator("p").filter(has_text=expected).first.wait_for()

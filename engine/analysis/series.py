@@ -37,3 +37,23 @@ def daily_series(ds: Dataset, store: int, product: int | None = None,
     days = pl.DataFrame({"Date": pl.date_range(start, end, "1d", eager=True)})
     totals = sales.group_by("Date").agg(pl.col("Qty").cast(pl.Float64).sum())
     return days.join(totals, on="Date", how="left").with_columns(pl.col("Qty").fill_null(0.0)).sort("Date")
+
+
+def describe_series(series: pl.DataFrame, start: dt.date, end: dt.date, label: str) -> str:
+    """One plain line about the series in the window: level, spread, days without sales, year-on-year change."""
+    inside = series.filter(pl.col("Date").is_between(start, end))
+    if inside.height == 0:
+        return f"{label[0].upper() + label[1:]} has no days between {start} and {end}."
+    mean = float(inside["Qty"].mean())
+    cv = float(inside["Qty"].std() / mean) if mean and inside.height > 1 else float("nan")
+    zero = inside.filter(pl.col("Qty") == 0)
+    christmas = zero.filter((pl.col("Date").dt.month() == 12) & (pl.col("Date").dt.day() == 25)).height
+    text = f"{label[0].upper() + label[1:]} sells {mean:,.0f} units a day on average from {start} to {end}"
+    text += f" (day-to-day spread {cv:.0%} of the mean)" if cv == cv else ""
+    if zero.height:
+        text += f"; {zero.height} day(s) without sales" + (f", {christmas} of them Dec 25 (closed)" if christmas else "")
+    last = series.filter(pl.col("Date").is_between(end - dt.timedelta(days=364), end))["Qty"]
+    before = series.filter(pl.col("Date").is_between(end - dt.timedelta(days=729), end - dt.timedelta(days=365)))["Qty"]
+    if (end - start).days >= 729 and before.len() == 365 and before.sum() > 0:
+        text += f"; the last 12 months sold {last.sum() / before.sum() - 1:+.1%} against the 12 months before"
+    return text + "."
