@@ -89,14 +89,9 @@ method = c1.radio("Method", ["stl", "classical"], horizontal=True, key="method",
 period = c2.radio("Seasonal period", ["weekly", "yearly"], horizontal=True, key="period")
 dec = run("decompose", store, product, start, end, period=period, method=method)
 if dec is not None:
-    long = dec.frame.unpivot(index="Date", variable_name="component", value_name="units")
-    st.altair_chart(
-        alt.Chart(long).mark_line(strokeWidth=1).encode(
-            x=alt.X("Date:T", title=None), y=alt.Y("units:Q", title=None),
-            row=alt.Row("component:N", sort=["original", "trend", "seasonal", "residual"], title=None),
-        ).properties(height=110, width="container").resolve_scale(y="independent"),
-        width="stretch",
-    )
+    panels = [alt.Chart(dec.frame).mark_line(strokeWidth=1).encode(x=alt.X("Date:T", title=None), y=alt.Y(f"{c}:Q", title=c))
+              .properties(height=110, width="container") for c in ("original", "trend", "seasonal", "residual")]
+    st.altair_chart(alt.vconcat(*panels), width="stretch")
     m = st.columns(3)
     m[0].metric("Seasonal strength", f"{dec.seasonal_strength:.2f}")
     m[1].metric("Trend strength", f"{dec.trend_strength:.2f}")
