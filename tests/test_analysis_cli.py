@@ -47,3 +47,20 @@ def test_cli_text_and_clear_errors(demo_dir, demo):
     assert bad.returncode == 2 and bad.stderr.strip() == "error: store 999 has no sales in the data; pick one of the stores in the list."
     short = cli("decompose", "--data", str(demo_dir), "--period", "yearly", "--start", "2017-01-01")
     assert short.returncode == 2 and "needs two full years" in short.stderr and "Traceback" not in short.stderr
+
+
+def test_bench_explore_reports_every_page_computation(demo_dir):
+    import argparse
+
+    from engine.bench import explore
+
+    rows = explore.run(argparse.Namespace(data=str(demo_dir), store=44, product=3, repeat=1))
+    names = [r["computation"] for r in rows]
+    assert "decompose STL weekly" in names and "diagnostics of STL residual" in names and "factors (lags 0-14, rolling 90)" in names
+    total = rows[-1]
+    assert total["computation"] == "all sections (new store/product)" and total["target_s"] == 2.0
+    parts = {(r["computation"], r["window"]): r["median_s"] for r in rows[:-1]}
+    expected = sum(parts[(name, "whole")] for name in ("sales series", "decompose STL weekly", "patterns", "factor frame (per store/product)",
+                                                       "factors (lags 0-14, rolling 90)", "diagnostics of STL residual"))
+    assert total["median_s"] == pytest.approx(expected)
+    assert total["met"] == ("yes" if expected < 2.0 else "NO")
