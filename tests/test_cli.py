@@ -40,3 +40,16 @@ def test_data_errors_never_print_a_traceback(tmp_path, capsys):
     assert main(["overview", "--data", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "the folder does not exist" in err
+
+
+def test_sales_trend_per_day_makes_partial_weeks_comparable(tmp_path):
+    import datetime as dt
+
+    from engine.overview import sales_trend
+
+    ds = load_dataset(write_folder(tmp_path / "d"))
+    weekly = sales_trend(ds, every="1w")
+    # 2017-01-02 is a Monday: one weekly bucket of 3 days with 24 units
+    assert weekly.rows() == [(dt.date(2017, 1, 2), 3, 24.0, weekly["Value"][0], 8.0)]
+    daily = sales_trend(ds, every="1d")
+    assert daily["Qty"].to_list() == [15.0, 7.0, 2.0] and daily["Qty_per_day"].to_list() == [15.0, 7.0, 2.0]
