@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.readers import _normalise, _sniff_separator
+from engine.readers import normalise_header, sniff_separator
 
 NEEDED = {
     "train.csv": ("date", "store_nbr", "family", "sales"),
@@ -44,10 +44,10 @@ def _read(src: Path, name: str, optional: bool = False) -> pl.DataFrame | None:
         if optional:
             return None
         raise FavoritaImportError(f"{name} is missing from {src}; put the Kaggle store-sales files (train.csv, transactions.csv, oil.csv, stores.csv) there.")
-    frame = pl.read_csv(path, separator=_sniff_separator(path), infer_schema=False, encoding="utf8-lossy")
-    frame = frame.rename({c: _normalise(c) for c in frame.columns})
+    frame = pl.read_csv(path, separator=sniff_separator(path), infer_schema=False, encoding="utf8-lossy")
+    frame = frame.rename({c: normalise_header(c) for c in frame.columns})
     frame = frame.with_columns(pl.col(pl.String).str.strip_chars())
-    missing = [c for c in NEEDED.get(name, ()) if _normalise(c) not in frame.columns]
+    missing = [c for c in NEEDED.get(name, ()) if normalise_header(c) not in frame.columns]
     if missing:
         raise FavoritaImportError(f"{name}, row 1: column(s) {', '.join(missing)} are missing; use the original Kaggle file with its header.")
     return frame
