@@ -33,7 +33,8 @@ else:
     st.subheader("Total sales")
     st.altair_chart(
         alt.Chart(trend).mark_line(point=every != "1d").encode(
-            x=alt.X("Date:T", title=None), y=alt.Y("Qty:Q", title="Units sold"), tooltip=["Date:T", alt.Tooltip("Qty:Q", format=",.0f"), alt.Tooltip("Value:Q", format="$,.0f")]
+            x=alt.X("Date:T", title=None), y=alt.Y("Qty_per_day:Q", title="Units sold per day"),
+            tooltip=["Date:T", "Days:Q", alt.Tooltip("Qty:Q", format=",.0f"), alt.Tooltip("Qty_per_day:Q", format=",.0f"), alt.Tooltip("Value:Q", format="$,.0f")],
         ).properties(height=300),
         width="stretch",
     )

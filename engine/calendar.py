@@ -55,14 +55,16 @@ def us_holidays(year: int) -> dict[dt.date, str]:
     }
 
 
-def holiday_table(start: dt.date, end: dt.date, extra: pl.DataFrame | None = None) -> pl.DataFrame:
-    """(Date, Holiday) for every holiday between start and end; ``extra`` rows win."""
+def holiday_table(start: dt.date, end: dt.date, given: pl.DataFrame | None = None) -> pl.DataFrame:
+    """(Date, Holiday) between start and end: the ``given`` holidays file when there is one
+    (it replaces the built-in calendar, e.g. Ecuador's for the Favorita data), else US holidays."""
     rows = {}
-    for year in range(start.year, end.year + 1):
-        rows.update({d: n for d, n in us_holidays(year).items() if start <= d <= end})
-    if extra is not None and extra.height:
-        for d, name in extra.select("Date", "Holiday").drop_nulls("Date").iter_rows():
+    if given is not None and given.height:
+        for d, name in given.select("Date", "Holiday").drop_nulls("Date").iter_rows():
             rows[d] = name or "Holiday"
+    else:
+        for year in range(start.year, end.year + 1):
+            rows.update({d: n for d, n in us_holidays(year).items() if start <= d <= end})
     return pl.DataFrame({"Date": list(rows), "Holiday": list(rows.values())}, schema={"Date": pl.Date, "Holiday": pl.String}).sort("Date")
 
 

@@ -156,7 +156,7 @@ def generate(seed: int = 20170331, n_stores: int = 54) -> dict[str, pl.DataFrame
     city_of = [city_of[i] for i in keep]
     n_s = len(store_ids)
     size = np.exp(rng.normal(np.log(1400), 0.45, n_s))
-    size[store_ids == PILOT_STORE] = 4300.0
+    size[store_ids == PILOT_STORE] = max(4300.0, 1.2 * size[store_ids != PILOT_STORE].max(initial=0.0))  # the top store
     types = np.where(size > 2500, "A", np.where(size > 1700, "B", np.where(size > 1200, "C", np.where(size > 900, "D", "E"))))
     cities = sorted({c for c in city_of})
     city_idx = np.array([cities.index(c) for c in city_of])
@@ -164,7 +164,9 @@ def generate(seed: int = 20170331, n_stores: int = 54) -> dict[str, pl.DataFrame
     state_names = sorted({s for _, s in city_of})
     state_idx = np.array([state_names.index(s) for _, s in city_of])
     state_shock = _ar1(rng, (len(state_names), n_days), 0.97, 0.012)
-    trend = rng.normal(0.025, 0.02, n_s)[:, None] * t_years[None, :]
+    growth = rng.normal(0.025, 0.02, n_s)
+    growth[store_ids == PILOT_STORE] = 0.03
+    trend = growth[:, None] * t_years[None, :]
     weekday_profile = np.array([-0.06, -0.08, -0.04, -0.02, 0.04, 0.14, 0.10])
     log_c = (
         np.log(size)[:, None] + trend + weekday_profile[dow][None, :]

@@ -71,14 +71,20 @@ def overview(ds: Dataset, start: dt.date | None = None, end: dt.date | None = No
 
 
 def sales_trend(ds: Dataset, start: dt.date | None = None, end: dt.date | None = None, every: str = "1w") -> pl.DataFrame:
-    """Date (period start), Qty, Value summed over the chain per period ("1d", "1w", "1mo")."""
+    """Date (period start), Days, Qty, Value, Qty_per_day over the chain per period ("1d", "1w", "1mo").
+
+    Qty_per_day makes a partial first or last week comparable with full ones.
+    """
     start, end = _window(ds, start, end)
+    daily = (
+        pl.DataFrame({"Date": pl.date_range(start, end, "1d", eager=True)})
+        .join(_valued(ds).filter(pl.col("Date").is_between(start, end)).group_by("Date").agg(pl.col("Qty").sum(), pl.col("Value").sum()), on="Date", how="left")
+        .fill_null(0.0)
+    )
     return (
-        _valued(ds)
-        .filter(pl.col("Date").is_between(start, end))
-        .sort("Date")
-        .group_by_dynamic("Date", every=every)
-        .agg(pl.col("Qty").sum(), pl.col("Value").sum().round(2))
+        daily.group_by_dynamic("Date", every=every)
+        .agg(pl.len().alias("Days"), pl.col("Qty").sum(), pl.col("Value").sum().round(2))
+        .with_columns((pl.col("Qty") / pl.col("Days")).round(1).alias("Qty_per_day"))
     )
 
 

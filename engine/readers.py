@@ -43,11 +43,11 @@ def find_table_file(folder: Path, name: str) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def _normalise(name: str) -> str:
+def normalise_header(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", name.replace("\ufeff", "")).lower()
 
 
-def _sniff_separator(path: Path) -> str:
+def sniff_separator(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.readline().decode("utf-8", errors="replace")
     counts = {sep: head.count(sep) for sep in (",", "\t", ";", "|")}
@@ -65,7 +65,7 @@ def read_raw(path: Path, table: Table) -> tuple[RawTable | None, list[Problem]]:
         else:
             frame = pl.read_csv(
                 path,
-                separator=_sniff_separator(path),
+                separator=sniff_separator(path),
                 infer_schema=False,
                 encoding="utf8-lossy",
                 truncate_ragged_lines=True,
@@ -78,11 +78,11 @@ def read_raw(path: Path, table: Table) -> tuple[RawTable | None, list[Problem]]:
 
     found_headers = ", ".join(str(c).replace("\ufeff", "").strip() for c in frame.columns) or "none"
     frame = frame.with_row_index("__row", offset=first_row)
-    wanted = {_normalise(c): c for c in table.column_names}
+    wanted = {normalise_header(c): c for c in table.column_names}
     renamed: dict[str, str] = {}
     mapping: dict[str, str] = {}
     for col in frame.columns:
-        canonical = wanted.get(_normalise(col))
+        canonical = wanted.get(normalise_header(col))
         if canonical and canonical not in mapping.values():
             mapping[col] = canonical
             if col != canonical:

@@ -1,0 +1,62 @@
+"""AppTest: the Home page shows the engine's numbers, filters by period, and uploads safely."""
+
+import datetime as dt
+
+from streamlit.testing.v1 import AppTest
+
+from engine.dataset import load_dataset
+from engine.overview import overview, top_stores
+from engine.storage import list_backups
+from tests.conftest import ROOT
+from tests.helpers import GOOD, write_folder
+
+
+def _home():
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120).run()
+
+
+def _metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def test_home_kpis_match_the_engine_and_follow_the_period(fresh_data):
+    ds = load_dataset(fresh_data)
+    at = _home()
+    assert not at.exception
+    full = overview(ds)
+    m = _metrics(at)
+    assert m["Units sold"] == f"{full.units:,.0f}" and m["Stores · products"] == "54 · 24"
+    assert m["Period"] == "1,186 days"
+    assert at.dataframe[0].value["Store_ID"].iloc[0] == top_stores(ds)["Store_ID"][0] == 44
+    at.slider(key="period").set_value((dt.date(2017, 1, 1), dt.date(2017, 3, 31))).run()
+    q1 = overview(ds, dt.date(2017, 1, 1), dt.date(2017, 3, 31))
+    m = _metrics(at)
+    assert m["Period"] == "90 days" and m["Units sold"] == f"{q1.units:,.0f}" != f"{full.units:,.0f}"
+    assert "fingerprint" in at.success[0].value
+    assert any("days had no oil price" in md.value for md in at.markdown)  # the warnings are listed
+
+
+def test_bad_upload_shows_sentences_and_keeps_the_data(fresh_data):
+    before = (fresh_data / "sales.csv").read_bytes()
+    at = _home()
+    files = [(name, text.encode(), "text/csv") for name, text in GOOD.items() if name != "sales.csv"]
+    files.append(("sales.csv", b"Date,Store_ID,Qty,Product_ID\n2017-01-02,44,-5,3\n", "text/csv"))
+    at.file_uploader(key="upload").set_value(files).run()
+    at.button(key="replace").click().run()
+    assert not at.exception
+    texts = [md.value for md in at.markdown]
+    assert any("sales.csv, row 2, column Qty: '-5' is negative" in t for t in texts)
+    assert "Nothing was changed" in at.warning[0].value
+    assert (fresh_data / "sales.csv").read_bytes() == before and list_backups() == []
+    assert _metrics(at)["Stores · products"] == "54 · 24"
+
+
+def test_good_upload_replaces_data_and_keeps_backup(fresh_data, tmp_path):
+    small = write_folder(tmp_path / "small")
+    at = _home()
+    files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(small.iterdir())]
+    at.file_uploader(key="upload").set_value(files).run()
+    at.button(key="replace").click().run()
+    assert not at.exception
+    assert _metrics(at)["Stores · products"] == "2 · 2" and _metrics(at)["Units sold"] == "24"
+    assert len(list_backups()) == 1 and (list_backups()[0] / "sales.csv").stat().st_size > 1_000_000
