@@ -68,7 +68,8 @@ def decompose_values(dates, values, period: int = 7, method: str = "stl", label:
         raise ValueError("the series has missing values; fill them before decomposing.")
     if y.size < 2 * period + 1:
         need = "two full years" if period >= 365 else f"at least {2 * period + 1} days"
-        raise ValueError(f"a period of {period} days needs {need} of data but the window has {y.size} days; widen the window or use the weekly period.")
+        fix = "widen the window" + (" or use the weekly period" if period > 7 else "")
+        raise ValueError(f"a period of {period} days needs {need} of data but the window has {y.size} days; {fix}.")
     if method == "stl":
         from statsmodels.tsa.seasonal import STL
 
