@@ -22,6 +22,8 @@ from engine.forecasting.models.base import Progress
 from engine.forecasting.series import Series
 from engine.forecasting.training import train_models
 
+HISTORY_DAYS = 56
+
 
 def _clean(value):
     if isinstance(value, float) and not math.isfinite(value):
@@ -48,6 +50,7 @@ class ForecastResult:
     params: dict = field(default_factory=dict)
     test_start: dt.date | None = None
     test_end: dt.date | None = None
+    history: pl.DataFrame | None = None  # date, actual: the weeks before the test window (for charts)
 
     @property
     def residuals(self) -> np.ndarray:
@@ -58,7 +61,7 @@ class ForecastResult:
         """Residual diagnostics of the chosen model on the test window (the Explore page's tests)."""
         from engine.analysis.diagnostics import residual_diagnostics
 
-        return residual_diagnostics(self.residuals)
+        return residual_diagnostics(self.residuals, what="forecast errors")
 
     def comparison(self) -> pl.DataFrame:
         """One row per model: test and validation metrics, fit seconds, chosen flag."""
@@ -119,6 +122,8 @@ def run_forecast(ds: Dataset, store: int, products, test_start: dt.date, test_en
             all_predictions=every, fit_seconds={n: t.fit_seconds for n, t in trained.items()},
             cv_seconds={n: t.cv_seconds for n, t in trained.items()}, reused={n: t.reused for n, t in trained.items()},
             params={n: t.cv.params for n, t in trained.items()}, test_start=test_start, test_end=test_end,
+            history=pl.DataFrame({"date": series.dates, "actual": series.qty}).filter(
+                (pl.col("date") < test_start) & (pl.col("date") >= test_start - dt.timedelta(days=HISTORY_DAYS))),
         ))
     return results
 
