@@ -108,7 +108,7 @@ def cross_validate(cls: type[Forecaster], series: Series, horizons, train_end: d
         preds = pl.concat(parts).select("fold", "origin", "horizon", "target_date", "actual", "forecast")
         score = wape(preds["actual"].to_numpy(), preds["forecast"].to_numpy())
         tried.append({"params": params, "wape": score})
-        if best is None or score < best.score:
+        if best is None or (math.isfinite(score) and not score >= best.score):
             best = CrossValidation(cls.name, params, score, all_metrics(preds["actual"].to_numpy(), preds["forecast"].to_numpy(), scale), preds)
     best.grid = tried
     best.seconds = time.perf_counter() - t0

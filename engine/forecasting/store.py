@@ -64,8 +64,12 @@ class ModelStore:
                 pickle.dump(model, f)
             (tmp / "meta.json").write_text(json.dumps({**meta, "version": MODEL_VERSION}, indent=2, default=str))
             if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not final.exists():  # another process saving the same model at the same time wins
+                    raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,7 @@ the models folder (a model is reused when the training data and settings are unc
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,10 @@ def train_model(name: str, series: Series, horizons, train_end: dt.date, store: 
     return TrainedModel(name, model, cv, seconds, cv.seconds, False, path)
 
 
+def _rank(score: float) -> float:
+    return score if math.isfinite(score) else math.inf
+
+
 def train_models(names, series: Series, horizons, train_end: dt.date, models_dir=None, progress: Progress | None = None,
                  ensemble: bool = True) -> tuple[dict[str, TrainedModel], str]:
     """Train every named model; returns (trained by name, the chosen name by CV WAPE, 'ensemble' if it wins)."""
@@ -77,11 +82,11 @@ def train_models(names, series: Series, horizons, train_end: dt.date, models_dir
 
     store = ModelStore(models_dir if models_dir is not None else default_models_dir(series.ds))
     trained = {n: train_model(n, series, horizons, train_end, store, progress) for n in names}
-    chosen = min(trained, key=lambda n: trained[n].cv.score)
+    chosen = min(trained, key=lambda n: _rank(trained[n].cv.score))
     if ensemble and len(trained) >= 2:
         scale = seasonal_naive_scale(series.before(train_end).qty)
         ens = best_ensemble({n: t.cv for n, t in trained.items()}, scale)
-        if ens is not None and ens.score < trained[chosen].cv.score:
+        if ens is not None and _rank(ens.score) < _rank(trained[chosen].cv.score):
             members = [trained[m].model for m in ens.params["members"]]
             trained["ensemble"] = TrainedModel("ensemble", Ensemble(members), ens, 0.0, 0.0, all(trained[m].reused for m in ens.params["members"]))
             chosen = "ensemble"

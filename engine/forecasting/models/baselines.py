@@ -62,7 +62,7 @@ class HoltWinters(Forecaster):
         super().fit(series, horizons)
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-        y = series.qty[-3 * 365:] if len(series.qty) > 3 * 365 else series.qty
+        y = series.qty[-2 * 365:] if len(series.qty) > 2 * 365 else series.qty
         self._train_offset = len(series.qty) - len(y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

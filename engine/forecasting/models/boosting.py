@@ -36,8 +36,8 @@ def design_matrix(series: Series, idx: np.ndarray, horizon: int) -> tuple[np.nda
 class GradientBoosting(Forecaster):
     name = "gboost"
     param_grid = (
-        {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20},
-        {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 7, "min_samples_leaf": 30},
+        {"max_iter": 150, "learning_rate": 0.08, "max_leaf_nodes": 15, "min_samples_leaf": 20},
+        {"max_iter": 100, "learning_rate": 0.08, "max_leaf_nodes": 7, "min_samples_leaf": 30},
     )
 
     def __init__(self, **params):
