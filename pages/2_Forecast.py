@@ -47,9 +47,9 @@ if st.sidebar.button("Train", type="primary", key="train"):
 
     try:
         result = run_forecast(ds, store, [product], test_start, test_end, models=models, progress=progress)[0]
-    except ValueError as exc:
+    except (ValueError, KeyError) as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(exc.args[0] if exc.args else str(exc))
         st.stop()
     bar.progress(1.0, text="Done")
     st.session_state["forecast"] = (request, result)
