@@ -64,3 +64,21 @@ def test_holt_winters_walk_forward_equals_statsmodels_forecast(demo):
     ref = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
                                initialization_method="estimated").fit()
     assert model.predict(s, [s.end])[0] == pytest.approx(ref.forecast(2), rel=1e-6)
+
+
+def test_ensemble_is_the_mean_of_its_members_on_the_same_days():
+    import polars as pl
+
+    from engine.forecasting.backtest import CrossValidation, best_ensemble
+
+    def cv(name, forecasts, score):
+        days = [dt.date(2017, 1, d) for d in (1, 2)]
+        preds = pl.DataFrame({"fold": [0, 0], "origin": days, "horizon": [2, 2], "target_date": days,
+                              "actual": [10.0, 20.0], "forecast": forecasts}).with_columns(pl.col("fold", "horizon").cast(pl.Int32))
+        return CrossValidation(name, {}, score, {}, preds)
+
+    cvs = {"a": cv("a", [8.0, 24.0], 0.2), "b": cv("b", [12.0, 18.0], 0.1333), "c": cv("c", [0.0, 0.0], 1.0)}
+    ens = best_ensemble(cvs, scale=1.0)
+    assert ens.params["members"] == ["b", "a"]  # top 2 beats top 3 (c is far off)
+    assert ens.predictions["forecast"].to_list() == [10.0, 21.0]
+    assert ens.score == pytest.approx(1 / 30)

@@ -30,6 +30,8 @@ def test_page_trains_and_shows_the_engine_numbers(fresh_data):
     at.date_input(key="window").set_value((dt.date(2017, 3, 1), dt.date(2017, 3, 31)))
     at.button(key="train").click().run()
     assert not at.exception and not at.error
+    status = "\n".join(m.value for m in at.markdown)
+    assert "**gboost**: 100%" in status and "**seasonal_naive**: 100%" in status  # per-model status lines
     ds = load_dataset(fresh_data)
     expected = run_forecast(ds, 44, [3], dt.date(2017, 3, 1), dt.date(2017, 3, 31), models="seasonal_naive,gboost",
                             models_dir=default_models_dir(ds))[0]
