@@ -47,7 +47,7 @@ def _keras(seed: int):
 
 class _Neural(Forecaster):
     cheap = False
-    param_grid = ({"window": 28, "units": 32, "epochs": 60, "patience": 8, "batch_size": 64, "learning_rate": 3e-3, "val_days": 56, "seed": 7},)
+    param_grid = ({"window": 28, "units": 32, "epochs": 60, "patience": 8, "batch_size": 128, "learning_rate": 3e-3, "val_days": 56, "seed": 7},)
 
     def __init__(self, **params):
         super().__init__(**{**self.param_grid[0], **params})
