@@ -1,0 +1,93 @@
+"""Choose hyper-parameters by forward-chaining CV, fit the final model before the training end, save it.
+
+``train_models`` returns, per model name, the fitted model, its CV result and whether it came from
+the models folder (a model is reused when the training data and settings are unchanged).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.forecasting.backtest import CrossValidation, best_ensemble, cross_validate
+from engine.forecasting.metrics import seasonal_naive_scale
+from engine.forecasting.models import model_class
+from engine.forecasting.models.base import Forecaster, Progress
+from engine.forecasting.models.ensemble import Ensemble
+from engine.forecasting.series import Series
+from engine.forecasting.store import ModelStore, model_key
+
+
+@dataclass
+class TrainedModel:
+    name: str
+    model: Forecaster
+    cv: CrossValidation
+    fit_seconds: float  # final fit (0 when reused)
+    cv_seconds: float
+    reused: bool
+    path: Path | None = None
+
+
+def train_model(name: str, series: Series, horizons, train_end: dt.date, store: ModelStore | None,
+                progress: Progress | None = None) -> TrainedModel:
+    cls = model_class(name)
+    train = series.before(train_end)
+    fingerprint = train.fingerprint()
+    key = model_key(series.store, series.product, name, {}, horizons, train_end)
+    if store is not None and (hit := store.load(key, fingerprint)) is not None:
+        model, meta = hit
+        if progress:
+            progress(name, 1.0, "reused the saved model (data unchanged)")
+        return TrainedModel(name, model, CrossValidation.from_meta(meta["cv"]), 0.0, 0.0, True, store.path(key))
+
+    def cv_progress(n, frac, msg):
+        if progress:
+            progress(n, 0.8 * frac, msg)
+
+    cv = cross_validate(cls, series, horizons, train_end, progress=cv_progress)
+
+    def fit_progress(n, frac, msg):
+        if progress:
+            progress(n, 0.8 + 0.2 * frac, f"final fit: {msg}")
+
+    t0 = time.perf_counter()
+    model = cls(**cv.params).fit(train, horizons, fit_progress)
+    seconds = time.perf_counter() - t0
+    path = None
+    if store is not None:
+        meta = {
+            "model": name, "params": cv.params, "store": series.store, "product": series.product, "horizons": list(horizons),
+            "train_end": str(train_end), "data_fingerprint": series.ds.fingerprint, "training_fingerprint": fingerprint,
+            "features": getattr(model, "features", []), "window": getattr(model, "window", None),
+            "cv": cv.to_meta(), "fit_seconds": seconds, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        path = store.save(key, model, meta)
+    if progress:
+        progress(name, 1.0, f"done (validation WAPE {cv.score:.1%})")
+    return TrainedModel(name, model, cv, seconds, cv.seconds, False, path)
+
+
+def _rank(score: float) -> float:
+    return score if math.isfinite(score) else math.inf
+
+
+def train_models(names, series: Series, horizons, train_end: dt.date, models_dir=None, progress: Progress | None = None,
+                 ensemble: bool = True) -> tuple[dict[str, TrainedModel], str]:
+    """Train every named model; returns (trained by name, the chosen name by CV WAPE, 'ensemble' if it wins)."""
+    from engine.forecasting.store import default_models_dir
+
+    store = ModelStore(models_dir if models_dir is not None else default_models_dir(series.ds))
+    trained = {n: train_model(n, series, horizons, train_end, store, progress) for n in names}
+    chosen = min(trained, key=lambda n: _rank(trained[n].cv.score))
+    if ensemble and len(trained) >= 2:
+        scale = seasonal_naive_scale(series.before(train_end).qty)
+        ens = best_ensemble({n: t.cv for n, t in trained.items()}, scale)
+        if ens is not None and _rank(ens.score) < _rank(trained[chosen].cv.score):
+            members = [trained[m].model for m in ens.params["members"]]
+            trained["ensemble"] = TrainedModel("ensemble", Ensemble(members), ens, 0.0, 0.0, all(trained[m].reused for m in ens.params["members"]))
+            chosen = "ensemble"
+    return trained, chosen
