@@ -96,7 +96,7 @@ def parse_safety_stock(spec) -> tuple[str, float | None]:
             level = float(rest.lstrip(":"))
         except ValueError:
             level = math.nan
-        if level > 1 and level < 100:
+        if 50 <= level < 100:  # given in percent
             level /= 100
         if not 0 < level < 1:
             raise ValueError(f"the service level in {spec!r} must be a share like 0.99 (or 99); give e.g. service-level:0.99.")
