@@ -74,6 +74,24 @@ def _from_frame(frame: pl.DataFrame, store: int, product: int, lead_time: int, f
     return LeadWindow(int(store), int(product), L, str(frame["model"][0]), dates, demand, forecasts, actuals, dates.index(first_day))
 
 
+_VIEWS: OrderedDict = OrderedDict()
+
+
+def store_view(ds, store: int):
+    """The dataset with only this store's sales rows (features of one store's series do not depend on the
+    other stores' sales; customer counts come from the orders table). Building a series from it is
+    about 3x faster. Falls back to ``ds`` when the store's sales do not span the same days."""
+    import dataclasses
+
+    key = (id(ds), ds.fingerprint, int(store))
+    if key not in _VIEWS:
+        view = dataclasses.replace(ds, sales=ds.sales.filter(pl.col("Store_ID") == int(store)))
+        _VIEWS[key] = view if view.sales.height and (view.start, view.end) == (ds.start, ds.end) else ds
+        while len(_VIEWS) > 4:
+            _VIEWS.popitem(last=False)
+    return _VIEWS[key]
+
+
 def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None) -> LeadWindow:
     """Validation, warm-up and window inputs for simulating [start, end] (see the module docstring)."""
     from engine.forecasting import lead_window_forecasts
@@ -91,7 +109,7 @@ def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, mode
         _CACHE.move_to_end(key)
         return _CACHE[key]
     try:
-        frame = lead_window_forecasts(ds, store, product, v0, end, model=model, models_dir=models_dir)
+        frame = lead_window_forecasts(store_view(ds, store), store, product, v0, end, model=model, models_dir=models_dir)
     except ValueError as exc:
         if "too little history" in str(exc):
             raise ValueError(f"the window starting {start} leaves too little history for a forecast plus {VALIDATION_DAYS} validation "
