@@ -78,13 +78,25 @@ total = result.total
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Average inventory value", f"{total['avg_inventory_value']:,.0f}", help="(opening + closing) / 2 × Price × 50%, averaged over the days")
 c2.metric("Turnover", f"{total['turnover']:.1f}" if total["turnover"] is not None else "–", help="sold / average stock (at cost)")
-c3.metric("Lost sales", f"{total['lost_qty']:,.0f} units", f"{total['lost_value']:,.0f} in value", delta_color="off")
+c3.metric("Lost sales", f"{total['lost_qty']:,.0f} units", f"{total['lost_value']:,.0f} in sales value", delta_color="off", delta_arrow="off")
 c4.metric("Fill rate", f"{total['fill_rate']:.1%}")
 c5.metric("Ratio to the bound", f"{total['ratio_to_bound']:.2f}×" if total["ratio_to_bound"] is not None else "–",
           help="average inventory value / that of perfect foresight (orders equal to the real demand)")
 
+NUMBERS = {"safety_stock": st.column_config.NumberColumn("safety stock (avg)", format="%,.0f"),
+           "avg_stock_qty": st.column_config.NumberColumn("avg stock", format="%,.0f"),
+           "avg_inventory_value": st.column_config.NumberColumn("avg inventory value", format="%,.0f"),
+           "turnover": st.column_config.NumberColumn(format="%.1f"), "lost_qty": st.column_config.NumberColumn("lost units", format="%,.0f"),
+           "lost_value": st.column_config.NumberColumn("lost value", format="%,.0f"), "fill_rate": st.column_config.NumberColumn("fill rate", format="percent"),
+           "stockout_days": st.column_config.NumberColumn("stockout days"), "days_of_cover": st.column_config.NumberColumn("days of cover", format="%.2f"),
+           "bound_avg_stock_qty": st.column_config.NumberColumn("bound avg stock", format="%,.0f"),
+           "bound_avg_inventory_value": st.column_config.NumberColumn("bound avg inventory value", format="%,.0f"),
+           "ratio_to_bound": st.column_config.NumberColumn("ratio to bound", format="%.2f×")}
+
 st.subheader("Per product")
-st.dataframe(result.kpi_table(), width="stretch", hide_index=True)
+table = result.kpi_table()
+st.dataframe(table.select(*[c for c in table.columns if c != "safety_form"], "safety_form"), width="stretch", hide_index=True,
+             column_config=NUMBERS)
 for p in result.products:
     st.caption(f"{product_label(ds, p.product)}: {p.plan.label} · model {p.model}" + (f" · {p.plan.note}" if p.plan.note else ""))
 
@@ -106,4 +118,4 @@ st.subheader("Policy comparison")
 fixed = float(spec) if POLICIES[policy] == "fixed" else 1_000.0
 st.caption(f"Totals over the chosen products. Fixed = {fixed:,.0f} units per product. The hindsight minimum uses the period's real demand "
            "(the future); the service levels use only forecast errors from before the period.")
-st.dataframe(_compare(*args, fixed, form, int(pack_size), model), width="stretch", hide_index=True)
+st.dataframe(_compare(*args, fixed, form, int(pack_size), model), width="stretch", hide_index=True, column_config=NUMBERS)
