@@ -111,3 +111,11 @@ def test_parse_safety_stock():
     assert (fixed.method, fixed.form, fixed.parameter, fixed.label) == ("fixed", "constant", 120.0, "fixed 120 units")
     with pytest.raises(ValueError, match="form"):
         make_plan(synthetic(), "120", form="monthly")
+
+
+def test_a_product_that_does_not_sell_gets_zero_safety_stock():
+    lw = synthetic(busy=0.0)  # every demand and forecast is 0
+    for form in ("best", "constant", "proportional", "weekday"):
+        plan = choose_service_level(lw, 0.99, form)
+        assert plan.values(lw.lead_forecast, lw.weekdays).max() == 0
+        assert choose_hindsight(lw, form).values(lw.lead_forecast, lw.weekdays).max() == 0

@@ -144,6 +144,8 @@ def service_level_plan(errors, forecasts, weekdays, level: float, form: str) -> 
         return SafetyPlan("service-level", "constant", max(0.0, q), level=level, estimator=how)
     if form == "proportional":
         ok = f > 0
+        if not ok.any():
+            return SafetyPlan("service-level", "proportional", 0.0, level=level, estimator="no forecast demand on the validation days")
         q, how = estimate_quantile(e[ok] / f[ok], level)
         return SafetyPlan("service-level", "proportional", max(0.0, q), level=level, estimator=how + " of errors / forecast")
     if form == "weekday":
