@@ -27,7 +27,7 @@ period = st.sidebar.date_input("Period", value=(default_start, ds.end), min_valu
 policy = st.sidebar.selectbox("Safety stock policy", list(POLICIES), key="policy")
 form = st.sidebar.selectbox("Safety stock form", ["best", "constant", "proportional", "weekday"], key="form",
                             help="constant units, a share of the lead-window forecast, or per weekday; best compares them "
-                                 "(on validation days before the period for the service level)")
+                                 "(on validation days before the period for the service level); a fixed safety stock is always constant")
 model = st.sidebar.selectbox("Forecasting model", ["auto", *CHEAP_MODELS], key="model", help="auto = the best cheap model by backtest")
 pack_size = st.sidebar.number_input("Pack size", min_value=1, value=1, step=1, key="pack_size")
 
