@@ -107,3 +107,17 @@ def test_ledger_and_batch_forecasts_become_tables(demo_dir, demo, tmp_path):
     assert res.rows == [{"order_date": "2017-03-30", "final_qty": 3000.0}]
     assert eng.run("SELECT sum(forecast) AS f FROM forecasts").scalar() == pytest.approx(1602.5)
     assert ledger.read_bytes() == ledger_bytes
+
+
+def test_open_is_cached_until_the_ledger_changes(demo_dir, demo, tmp_path):
+    from tests.test_ask_guard import _make_ledger
+
+    folder = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, folder)
+    first = SqlEngine.open(folder, ds=demo)
+    assert SqlEngine.open(folder, ds=demo) is first
+    assert "order_lines" not in first.tables
+    _make_ledger(folder.parent / "state" / "ledger.sqlite")
+    second = SqlEngine.open(folder, ds=demo)
+    assert second is not first and "order_lines" in second.tables
+    assert second.run("SELECT count(*) AS n FROM order_lines").scalar() == 1

@@ -106,8 +106,41 @@ def read_ledger_lines(path: Path) -> pl.DataFrame | None:
     )
 
 
+def _signature(data_folder: Path) -> tuple:
+    """What the engine's tables depend on: the data files, the ledger and the latest forecasts (stat only)."""
+    folder = Path(data_folder).resolve()
+    parts = []
+    paths = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    lp = ledger_path(folder)
+    extra = [lp, lp.with_name(lp.name + "-wal"), latest_forecasts(folder)]
+    for p in paths + [x for x in extra if x is not None]:
+        try:
+            st = p.stat()
+            parts.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            parts.append((str(p), None, None))
+    return tuple(parts)
+
+
+_CACHE: dict[tuple, "SqlEngine"] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 class SqlEngine:
     """DuckDB over copies of the data folder's tables; ``run`` accepts only guarded SELECTs."""
+
+    @classmethod
+    def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> "SqlEngine":
+        """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
+        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, _signature(Path(data_folder)))
+        with _CACHE_LOCK:
+            engine = _CACHE.get(key)
+            if engine is None:
+                for old in [k for k in _CACHE if k[0] == key[0]]:
+                    _CACHE.pop(old)  # not closed: a caller may still hold it; freed when unused
+                engine = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
+                _CACHE[key] = engine
+            return engine
 
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None, memory_limit: str = "1GB",
                  include_ledger: bool = True, include_forecasts: bool = True):
