@@ -85,6 +85,12 @@ def expected(name: str, ds):
     if name == "sales_by_month":
         f = _sales(ds, None, [12], Y2016).group_by(pl.col("Date").dt.month_start()).agg(pl.col("Qty").sum()).sort("Date")
         return list(zip([d.isoformat() for d in f["Date"]], f["Qty"].to_list()))
+    if name == "sales_by_store":
+        f = _sales(ds, None, [3], LAST_WEEK).group_by("Store_ID").agg(pl.col("Qty").sum()).sort("Store_ID")
+        return list(zip(f["Store_ID"].to_list(), f["Qty"].to_list()))
+    if name == "sales_by_product":
+        f = _sales(ds, [44], None, MARCH).group_by("Product_ID").agg(pl.col("Qty").sum()).sort("Product_ID")
+        return list(zip(f["Product_ID"].to_list(), f["Qty"].to_list()))
     if name == "top_products":
         f = _sales(ds, [44], None, MARCH).group_by("Product_ID").agg(pl.col("Qty").sum()).sort(["Qty", "Product_ID"], descending=[True, False]).head(5)
         return list(zip(f["Product_ID"].to_list(), f["Qty"].to_list()))
@@ -107,9 +113,9 @@ def expected(name: str, ds):
 
 def actual(name: str, res):
     cols = res.columns
-    if name in ("sales_by_day", "sales_by_week", "sales_by_month"):
+    if name in ("sales_by_day", "sales_by_week", "sales_by_month", "sales_by_store"):
         return [(r[cols[0]], r[cols[1]]) for r in res.rows]
-    if name == "top_products":
+    if name in ("top_products", "sales_by_product"):
         return [(r["Product_ID"], r["total_qty"]) for r in res.rows]
     if name == "top_stores":
         return [(r["Store_ID"], r["total_qty"]) for r in res.rows]
@@ -128,6 +134,8 @@ CASES = [
     ("sales_by_day", "Daily sales of product 3 at store 44 last week", "44번 매장 3번 상품 지난주 일별 판매량"),
     ("sales_by_week", "Weekly sales of product 42 at store 44 in March", "44번 매장 과자 3월 주별 판매량"),
     ("sales_by_month", "Monthly sales of product 12 in 2016", "12번 상품 2016년 월별 판매량"),
+    ("sales_by_store", "Beverages sold by store last week", "지난주 음료 매장별 판매량"),
+    ("sales_by_product", "Sales per product at store 44 in March 2017", "44번 매장 3월 상품별 판매량"),
     ("top_products", "Top 5 products at store 44 last month", "지난달 44번 매장 상위 5개 상품"),
     ("top_stores", "Which 3 stores sold the most beverages in 2016? top 3", "2016년 음료를 가장 많이 판 상위 3개 매장은?"),
     ("customers", "How many customers did store 44 have last week?", "지난주 44번 매장 고객수 합계"),

@@ -9,6 +9,7 @@ language model. Each still passes the guard when run. Templates:
 - ``ledger_orders``: confirmed order quantity (the order ledger, latest version per store and day)
 - ``customers``: customer visits of stores (total and average per day)
 - ``top_products`` / ``top_stores``: the N best-selling products or stores in a period
+- ``sales_by_store`` / ``sales_by_product``: units sold per store / per product
 - ``sales_by_day`` / ``sales_by_week`` / ``sales_by_month``: units sold per day/week/month
 - ``sales_average``: average units sold per day (days without a sales row count as 0)
 - ``sales_total``: units sold (total) of products at stores over a period
@@ -41,6 +42,9 @@ _KW = {
             "가장 많이", "제일 많이", "가장 많은", "제일 많은", "순위", "상위", "랭킹", "베스트", "1위"),
     "store_word": ("store", "shop", "branch", "매장", "점포", "지점"),
     "product_word": ("product", "item", "sku", "category", "상품", "제품", "품목"),
+    "by_store": ("by store", "per store", "each store", "every store", "for each store", "store by store", "매장별", "점포별", "지점별"),
+    "by_product": ("by product", "per product", "each product", "every product", "for each product", "product by product",
+                   "상품별", "제품별", "품목별"),
     "by_day": ("by day", "daily", "per day", "each day", "day by day", "일별", "날짜별", "일자별", "매일"),
     "by_week": ("by week", "weekly", "per week", "each week", "week by week", "주별", "주간", "주 단위", "주단위"),
     "by_month": ("by month", "monthly", "per month", "each month", "month by month", "월별", "월간", "월 단위", "달별"),
@@ -198,6 +202,16 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
                f"WHERE {where} GROUP BY s.Product_ID, p.SubCategory ORDER BY total_qty DESC, s.Product_ID LIMIT {n}")
         stores = f"store{'s' if len(entities.stores) > 1 else ''} {', '.join(map(str, entities.stores))}" if entities.stores else "all stores"
         return TemplateMatch("top_products", sql, f"top {n} products by units sold at {stores}, {label}")
+
+    if _has(text, "by_store") or _has(text, "by_product"):
+        if _has(text, "by_store"):
+            where = _where(entities, start, end)
+            sql = f"SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE {where} GROUP BY Store_ID ORDER BY Store_ID"
+            return TemplateMatch("sales_by_store", sql, f"units sold per store of {_who(entities, ds)}, {label}")
+        where = _where(entities, start, end, store_col="s.Store_ID", product_col="s.Product_ID", date_col="s.Date")
+        sql = (f"SELECT s.Product_ID, p.SubCategory, sum(s.Qty) AS total_qty FROM sales AS s JOIN products AS p ON p.Product_ID = s.Product_ID "
+               f"WHERE {where} GROUP BY s.Product_ID, p.SubCategory ORDER BY s.Product_ID")
+        return TemplateMatch("sales_by_product", sql, f"units sold per product of {_who(entities, ds)}, {label}")
 
     where = _where(entities, start, end)
     for key, unit in (("by_day", "day"), ("by_week", "week"), ("by_month", "month")):
