@@ -100,6 +100,8 @@ def test_ledger_and_batch_forecasts_become_tables(demo_dir, demo, tmp_path):
     pl.DataFrame(
         {"store": [44, 44], "product": [3, 3], "date": [dt.date(2017, 4, 1), dt.date(2017, 4, 2)], "forecast": [812.5, 790.0]}
     ).write_parquet(batch / "forecasts.parquet")
+    (batch / "series" / "s1_p3_x").mkdir(parents=True)  # a per-series partial result, newer: not the batch output
+    pl.DataFrame({"store": [1], "product": [3], "forecast": [5.0]}).write_parquet(batch / "series" / "s1_p3_x" / "forecasts.parquet")
     eng = SqlEngine(folder, ds=demo)
     assert {"order_lines", "forecasts"} <= set(eng.tables)
     assert eng.tables["order_lines"][:3] == ["confirmation_id", "store_id", "order_date"]

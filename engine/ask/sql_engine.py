@@ -4,7 +4,7 @@ The connection holds copies of the validated tables only (in a private temporary
 opened read-only): ``sales, products,
 stores, orders, oil_price`` (typed by ``engine.dataset.load_dataset``), ``order_lines`` from the
 order ledger (``<state>/ledger.sqlite``, read with sqlite3 in read-only mode) when it exists, and
-``forecasts`` from the latest nightly batch (``<state>/batch/**/forecasts.parquet``) when present.
+``forecasts`` from the latest nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
 before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
 are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
@@ -36,7 +36,8 @@ TABLE_NOTES = {
     "orders": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
     "oil_price": "daily WTI oil price in USD per barrel, every day (WTI_Filled = carried forward from the last known price)",
     "order_lines": "confirmed purchase orders (the order ledger): final_qty ordered per store, product and order_date, one row per confirmation version",
-    "forecasts": "demand forecasts from the latest nightly batch",
+    "forecasts": "demand forecasts of the latest nightly batch: made at the close of order_date for target_date = order_date + horizon days; "
+                 "store, product, forecast (units), actual (units sold, null when still in the future), model",
 }
 
 
@@ -72,12 +73,12 @@ def ledger_path(data_folder: Path) -> Path:
 
 
 def latest_forecasts(data_folder: Path) -> Path | None:
-    """The newest ``forecasts.parquet`` under ``<data>/../state/batch`` (Contract C), if any."""
-    root = Path(data_folder).resolve().parent / "state" / "batch"
-    if not root.is_dir():
-        return None
-    files = [p for p in root.rglob("forecasts.parquet") if p.is_file()]
-    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts (Contract C), if any.
+
+    Only that file: the per-series partial results under ``batch/series/`` are not the batch's output.
+    """
+    path = Path(data_folder).resolve().parent / "state" / "batch" / "forecasts.parquet"
+    return path if path.is_file() else None
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:

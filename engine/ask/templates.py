@@ -139,10 +139,15 @@ def _top_target(text: str, entities: Entities) -> str:
 def match_template(question: str, entities: Entities, ds, tables: set[str] | None = None) -> TemplateMatch | None:
     """Vetted SQL for ``question`` or None when no template fits (then text-to-SQL or retrieval answers).
 
-    ``tables``: the engine's tables (``SqlEngine.allowed_tables``); without ``order_lines`` a ledger
-    question gets a query that says no order has been confirmed yet.
+    ``tables``: the engine's tables (``SqlEngine.allowed_tables``; by default: whether the data folder's
+    ledger file exists); without ``order_lines`` a ledger question gets a query that says no order
+    has been confirmed yet.
     """
     text = f"{(question or '').lower()} \n {(entities.normalized or '').lower()}"
+    if tables is None and getattr(ds, "folder", ""):
+        from engine.ask.sql_engine import ledger_path
+
+        tables = {"order_lines"} if ledger_path(ds.folder).is_file() else set()
     if entities.unknown_stores or entities.unknown_products:
         return None  # the answer layer says which id is not in the data
     start, end, label = _period(entities, ds)
