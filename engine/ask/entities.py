@@ -167,6 +167,7 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
         (r"\blast\s+year\b|\bprevious\s+year\b|작년|지난\s*해|전년", lambda: (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year")),
         (r"\bthis\s+year\b|올해|금년", lambda: (dt.date(last.year, 1, 1), last, "this year")),
         (r"\byesterday\b|어제|\blast\s+day\b", lambda: (last, last, "yesterday (the data's last day)")),
+        (r"\btoday\b|오늘", lambda: (last, last, "today (the data's last day)")),
     ]
     for pattern, fn in rel:
         if re.search(pattern, masked):
