@@ -1,1 +1,1 @@
-"""Ask the data: questions in Korean or English answered from the data (SQL) and documents (retrieval)."""
+"""Ask the data: entities, glossary, SQL guard and engine, templates, retrieval and answers (no streamlit)."""
