@@ -135,7 +135,7 @@ def test_embeddings_adapter_is_a_llamaindex_embedding():
     from engine.ask.embeddings import E5Embedding, embed_passages, embed_query
 
     e = E5Embedding()
-    assert isinstance(e, BaseEmbedding)
+    assert isinstance(e, E5Embedding) and isinstance(e, BaseEmbedding) and issubclass(E5Embedding, BaseEmbedding)
     q = np.array(e.get_query_embedding("3번 상품 리드타임"))
     p = np.array(e.get_text_embedding_batch(["Product 3 lead time: 2 days", "Store 44 is in New York"]))
     assert q.shape == (384,) and p.shape == (2, 384)

@@ -313,10 +313,11 @@ def _model_name() -> str:
     return MODEL_NAME
 
 
-def update_index(data_folder=None, progress=None, index: AskIndex | None = None) -> dict:
+def update_index(data_folder=None, progress=None, index: AskIndex | None = None, ds=None) -> dict:
     """Build the documents of ``data_folder`` (with its state folder) and update its index.
 
     Returns the update counts plus ``documents`` (how many), ``build_seconds`` and the index status.
+    ``ds``: the already loaded Dataset of ``data_folder`` (saves loading it again).
     The CLI (`python -m engine index`) and the page's rebuild button both call this.
     """
     import time
@@ -327,7 +328,7 @@ def update_index(data_folder=None, progress=None, index: AskIndex | None = None)
 
     data = Path(data_folder).resolve() if data_folder else data_dir()
     t0 = time.perf_counter()
-    ds = load_dataset(data)
+    ds = ds if ds is not None else load_dataset(data)
     errors: list[str] = []
     docs = build_documents(ds, state_dir(data), errors=errors)
     build_seconds = time.perf_counter() - t0
