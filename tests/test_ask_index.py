@@ -118,6 +118,13 @@ def test_index_command_prints_counts_and_json(fresh_data, monkeypatch, capsys):
     assert (result["added"], result["unchanged"], result["documents"]) == (0, 7, 7)
     assert result["status"]["documents"] == 7 and result["status"]["data_fingerprint"]
     assert err == ""
+    from engine.ask.index import state_stamp
+
+    state = fresh_data.parent / "state"
+    assert result["status"]["state_stamp"] == state_stamp(state)
+    (state / "uploads").mkdir()
+    (state / "uploads" / "memo.txt").write_text("new", encoding="utf-8")
+    assert state_stamp(state) != result["status"]["state_stamp"]  # an upload makes the index stale
 
 
 def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):
