@@ -51,15 +51,33 @@ def test_ledger_on_a_file_that_is_not_a_database_is_one_sentence(fresh_data, cap
     assert path.read_bytes() == b"\x00not sqlite" * 100
 
 
-def test_confirm_writes_the_recomputed_sheet_with_the_given_changes(fresh_data, capsys):
-    from engine.dataset import load_dataset
+@pytest.fixture
+def loaded_once(fresh_data, monkeypatch):
+    """The CLI loads the data folder once per command; here every command gets the same loaded object, so the
+    engine's in-process forecast cache is shared (speed only: same folder, same data)."""
+    import engine.dataset
+
+    loaded = {}
+    real = engine.dataset.load_dataset
+
+    def load(folder):
+        key = str(folder)
+        if key not in loaded:
+            loaded[key] = real(folder)
+        return loaded[key]
+
+    monkeypatch.setattr(engine.dataset, "load_dataset", load)
+    return load
+
+
+def test_confirm_writes_the_recomputed_sheet_with_the_given_changes(fresh_data, loaded_once, capsys):
     from engine.ordering import order_sheet
 
-    ds = load_dataset(fresh_data)
-    sheet = order_sheet(ds, 44, D, closing_stock={12: 0.0})
+    ds = loaded_once(fresh_data)
+    sheet = order_sheet(ds, 44, D, closing_stock={12: 0.0}, model="weekday_mean4")
     by = {line.product: line for line in sheet.lines}
     big = by[3].recommended * 2 + 10  # far more than 20 % away
-    base = ["confirm", "--data", str(fresh_data), "--store", "44", "--date", "2017-03-15", "--closing", "12=0"]
+    base = ["confirm", "--data", str(fresh_data), "--store", "44", "--date", "2017-03-15", "--closing", "12=0", "--model", "weekday_mean4"]
     assert main([*base, "--product", "3", "--final", str(big), "--json"]) == 2
     err = capsys.readouterr().err
     assert "The final order of product 3" in err and "write a short reason" in err and err.count("\n") == 1
@@ -79,11 +97,11 @@ def test_confirm_writes_the_recomputed_sheet_with_the_given_changes(fresh_data, 
     # the same token again is the same confirmation; without a token, a new version
     assert main([*base, "--product", "3", "--final", str(big), "--reason", "street festival", "--token", "t1"]) == 0
     assert capsys.readouterr().out.startswith("Confirmed version 1 for store 44, date 2017-03-15: ")
-    assert main(["confirm", "--data", str(fresh_data), "--store", "44", "--date", "2017-03-15"]) == 0
+    assert main(["confirm", "--data", str(fresh_data), "--store", "44", "--date", "2017-03-15", "--model", "weekday_mean4"]) == 0
     assert capsys.readouterr().out.startswith("Confirmed version 2 for store 44, date 2017-03-15: ")
 
 
-def test_confirm_argument_errors_are_one_sentence(fresh_data, capsys):
+def test_confirm_argument_errors_are_one_sentence(fresh_data, loaded_once, capsys):
     base = ["confirm", "--data", str(fresh_data), "--store", "44", "--date", "2017-03-15"]
     assert main([*base, "--product", "3"]) == 2
     assert "Give one --final for each --product" in capsys.readouterr().err
