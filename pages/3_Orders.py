@@ -67,8 +67,9 @@ st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%
 lead = table.select(pl.col("^forecast_d\\d+$")).columns
 shown = table.with_columns(
     pl.format("{} · {}", "product", "name").alias("label"),
-    pl.concat_list(lead).list.drop_nulls().list.eval(pl.element().round(0).cast(pl.Int64).cast(pl.String)).alias("forecast"),
-    pl.sum_horizontal(lead).alias("lead_demand"),
+    pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
+    pl.sum_horizontal(lead).round(0).alias("lead_demand"),
+    pl.col("safety_stock").round(0),
 )
 columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
            "final", "change", "reason", "why"]
@@ -77,18 +78,18 @@ result = st.data_editor(
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
     disabled=[c for c in columns if c not in ("closing_stock", "final", "reason")],
     column_config={
-        "label": st.column_config.TextColumn("Product", pinned=True, width=180),
-        "closing_stock": st.column_config.NumberColumn("Closing stock ✎", min_value=0, format="localized",
-                                                       help="Pre-filled from the simulation; type the real count if it differs.", width=115),
-        "in_transit": st.column_config.NumberColumn("In transit", format="localized", help="Ordered earlier, arriving after this close", width=80),
-        "forecast": st.column_config.ListColumn("Forecast per day", help="Forecast demand for each day of the lead window (d+1, d+2, …), rounded", width=170),
-        "lead_demand": st.column_config.NumberColumn("Lead demand", format="%.0f", help="Sum of the forecasts over the lead window", width=105),
-        "safety_stock": st.column_config.NumberColumn("Safety", format="localized", help=base.lines[0].safety_form if base.lines else None, width=70),
-        "recommended": st.column_config.NumberColumn("Recommended", format="localized", width=115),
+        "label": st.column_config.TextColumn("Product", pinned=True, width=150),
+        "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
+                                                       help="Pre-filled from the simulation; type the real count if it differs.", width=112),
+        "in_transit": st.column_config.NumberColumn("In transit", format="localized", help="Ordered earlier, arriving after this close", width=75),
+        "forecast": st.column_config.ListColumn("Forecast per day", help="Forecast demand for each day of the lead window (d+1, d+2, …), rounded", width=160),
+        "lead_demand": st.column_config.NumberColumn("Lead demand", format="localized", help="Sum of the forecasts over the lead window", width=92),
+        "safety_stock": st.column_config.NumberColumn("Safety", format="localized", help="Rounded; the sheet CSV has the exact value. " + (base.lines[0].safety_form if base.lines else ""), width=62),
+        "recommended": st.column_config.NumberColumn("Recommended", format="localized", width=105),
         "why": st.column_config.TextColumn("Why", width="large"),
-        "final": st.column_config.NumberColumn("Final order ✎", min_value=0, format="localized", width=110),
-        "change": st.column_config.NumberColumn("Change", format="percent", help="Final vs recommended", width=70),
-        "reason": st.column_config.TextColumn("Reason ✎", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=170),
+        "final": st.column_config.NumberColumn("Final order", min_value=0, format="localized", width=92),
+        "change": st.column_config.NumberColumn("Change", format="percent", help="Final vs recommended", width=62),
+        "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
     },
 )
 if counted:
