@@ -149,3 +149,36 @@ def test_a_big_change_needs_a_reason_then_confirms_and_shows_in_the_history(orde
     assert at.success[0].value == f"Confirmed version {version + 1} for store {STORE}, date {date}"
     latest = ledger.latest(STORE, date)
     assert latest.filter(latest["product_id"] == line.product)["final_qty"].item() == near
+
+
+def test_two_tabs_confirming_the_same_sheet_make_two_versions(orders_data, ds):
+    tabs = [_page(), _page()]  # two browser sessions
+    date = tabs[0].date_input(key="date").value
+    ledger = OrderLedger(default_ledger_path(orders_data))
+    before = ledger.confirmations(STORE, date).height
+    for tab in tabs:
+        tab.button(key="confirm").click().run()
+    shown = sorted(tab.success[0].value for tab in tabs)
+    assert shown == [f"Confirmed version {before + k} for store {STORE}, date {date}" for k in (1, 2)]
+    assert ledger.confirmations(STORE, date)["version"].to_list()[:2] == [before + 2, before + 1]
+
+
+def test_a_ledger_file_that_is_not_a_database_is_one_sentence_and_kept(orders_data, ds):
+    path = default_ledger_path(orders_data)
+    kept = path.with_name("ledger.kept")
+    path.rename(kept)  # put this module's ledger aside, and a damaged file in its place
+    for extra in ("-wal", "-shm"):
+        if path.with_name(path.name + extra).exists():
+            path.with_name(path.name + extra).rename(kept.with_name(kept.name + extra))
+    path.write_bytes(b"this is not a database\n" * 50)
+    try:
+        at = _page()
+        assert [e.value for e in at.error] == [
+            f"The order ledger {path} is not a SQLite database; it was left untouched: move it to another name (or restore "
+            f"the ledger from a backup) and a new ledger will be started on the next confirmation."]
+        assert path.read_bytes() == b"this is not a database\n" * 50
+    finally:
+        path.unlink()
+        for extra in ("", "-wal", "-shm"):
+            if kept.with_name(kept.name + extra).exists():
+                kept.with_name(kept.name + extra).rename(path.with_name(path.name + extra))
