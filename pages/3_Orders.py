@@ -34,7 +34,7 @@ names = product_names(ds)
 ledger = OrderLedger(default_ledger_path(ds.folder))
 
 
-@st.cache_data(max_entries=128, show_spinner="Computing the order sheet…")
+@st.cache_data(max_entries=128, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
 def sheet_for(fingerprint: str, store: int, date, model: str, counted: tuple):
     return order_sheet(ds, store, date, closing_stock=dict(counted) or None, model=model)
 
@@ -65,7 +65,13 @@ except ValueError:
 
 st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
 lead = table.select(pl.col("^forecast_d\\d+$")).columns
+# The editor's source keeps the unedited values in the editable columns (simulated stock, the recommendation, no
+# reason): the editor layers the buyer's edits on top, and drops an edit that equals its source value.
 shown = table.with_columns(
+    pl.Series("closing_stock", [float(line.closing_stock) for line in base.lines]),
+    pl.col("recommended").cast(pl.Float64).alias("final"),
+    pl.lit("").alias("reason"),
+    (pl.col("change") * 100).round(0),
     pl.format("{} · {}", "product", "name").alias("label"),
     pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
     pl.sum_horizontal(lead).round(0).alias("lead_demand"),
@@ -88,12 +94,12 @@ result = st.data_editor(
         "recommended": st.column_config.NumberColumn("Recommended", format="localized", width=105),
         "why": st.column_config.TextColumn("Why", width="large"),
         "final": st.column_config.NumberColumn("Final order", min_value=0, format="localized", width=92),
-        "change": st.column_config.NumberColumn("Change", format="percent", help="Final vs recommended", width=62),
+        "change": st.column_config.NumberColumn("Change", format="%.0f%%", help="Final vs recommended", width=62),
         "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
     },
 )
 if counted:
-    st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} = {q:,.0f}" for p, q in counted.items()))
+    st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
     st.caption(f"Safety stock: {base.lines[0].safety_form}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
 

@@ -94,12 +94,13 @@ def test_a_counted_closing_stock_recomputes_the_recommendation_as_the_engine_doe
     new = expected.lines[i]
     assert new.product == line.product and new.recommended < line.recommended  # the edit matters
     _edit(at, date, {i: {"closing_stock": counted}})
-    row = _sheet(at).iloc[i]
-    assert row["closing_stock"] == pytest.approx(counted)
+    row = _sheet(at).iloc[i]  # the editor's source: the count is the user's edit laid over the simulated value
+    assert row["closing_stock"] == pytest.approx(line.closing_stock)
+    assert at.session_state[f"sheet-{STORE}-{date}"]["edited_rows"] == {i: {"closing_stock": counted}}
     assert row["recommended"] == new.recommended and row["final"] == new.recommended and row["why"] == new.reason
     others = _sheet(at).drop(index=i)
     assert list(others["recommended"]) == [x.recommended for j, x in enumerate(expected.lines) if j != i]
-    assert f"{line.product} = {counted:,.0f}" in " ".join(c.value for c in at.caption)
+    assert f"{line.product} · {product_names(ds)[line.product]} = {counted:,.0f}" in " ".join(c.value for c in at.caption)
 
 
 def test_a_big_change_needs_a_reason_then_confirms_and_shows_in_the_history(orders_data, ds):
@@ -113,7 +114,7 @@ def test_a_big_change_needs_a_reason_then_confirms_and_shows_in_the_history(orde
     before = ledger.confirmations(STORE, date).height
 
     _edit(at, date, {i: {"final": big}})
-    assert _sheet(at).iloc[i]["change"] == pytest.approx(1.0)
+    assert _sheet(at).iloc[i]["change"] == 100  # percent
     at.button(key="confirm").click().run()
     sentence = (f"The final order of product {line.product} ({names[line.product]}) is {big:,.0f}, "
                 f"100% away from the recommended {line.recommended:,.0f}: write a short reason for a change of more than 20%.")
