@@ -33,10 +33,20 @@ def test_hindsight_minimum_has_zero_loss_and_one_step_less_loses(form):
     plan = hindsight_plan(lw, form)
     assert plan.method == "hindsight" and plan.form == form
     assert lost_sales(lw, plan) == 0
-    step = {"constant": 1.0, "proportional": 0.01, "weekday": 1.0}[form]
-    assert plan.parameter > 0
-    less = SafetyPlan("hindsight", form, plan.parameter - step, profile=plan.profile)
-    assert lost_sales(lw, less) > 0
+    if form == "weekday":
+        assert plan.parameter == 1.0 and len(plan.profile) == 7
+        for d in range(7):  # one unit less on any weekday loses sales
+            if plan.profile[d] > 0:
+                less = list(plan.profile)
+                less[d] -= 1
+                assert lost_sales(lw, SafetyPlan("hindsight", "weekday", 1.0, profile=tuple(less))) > 0
+        constant = hindsight_plan(lw, "constant")
+        assert max(plan.profile) <= constant.parameter
+    else:
+        step = {"constant": 1.0, "proportional": 0.01}[form]
+        assert plan.parameter > 0
+        less = SafetyPlan("hindsight", form, plan.parameter - step)
+        assert lost_sales(lw, less) > 0
     assert plan.label.startswith(HINDSIGHT_LABEL) and "uses the future" in plan.label
 
 
@@ -101,3 +111,11 @@ def test_parse_safety_stock():
     assert (fixed.method, fixed.form, fixed.parameter, fixed.label) == ("fixed", "constant", 120.0, "fixed 120 units")
     with pytest.raises(ValueError, match="form"):
         make_plan(synthetic(), "120", form="monthly")
+
+
+def test_a_product_that_does_not_sell_gets_zero_safety_stock():
+    lw = synthetic(busy=0.0)  # every demand and forecast is 0
+    for form in ("best", "constant", "proportional", "weekday"):
+        plan = choose_service_level(lw, 0.99, form)
+        assert plan.values(lw.lead_forecast, lw.weekdays).max() == 0
+        assert choose_hindsight(lw, form).values(lw.lead_forecast, lw.weekdays).max() == 0

@@ -153,7 +153,7 @@ def compare_policies(ds, store: int, products, start: dt.date, end: dt.date, fix
     for name, spec in specs:
         r = evaluate_policy(ds, store, products, start, end, spec, form, pack_size, model, models_dir)
         t = r.total
-        rows.append({"policy": name, "safety_stock": spec,
+        rows.append({"policy": name, "setting": spec,
                      "forms": ", ".join(f"{p.product}: {p.plan.form}" for p in r.products),
                      **{k: t.get(k) for k in KPI_KEYS}, "bound_avg_inventory_value": t["bound_avg_inventory_value"],
                      "ratio_to_bound": t["ratio_to_bound"]})

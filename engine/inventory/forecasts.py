@@ -16,6 +16,7 @@ forecast made at 22:00 of day t uses observations up to t only. The order days s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import polars as pl
 VALIDATION_DAYS = 112  # 16 weeks of order days before the warm-up
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
+_LOCK = threading.Lock()  # the page's sessions run in threads
 
 
 @dataclass
@@ -74,6 +76,28 @@ def _from_frame(frame: pl.DataFrame, store: int, product: int, lead_time: int, f
     return LeadWindow(int(store), int(product), L, str(frame["model"][0]), dates, demand, forecasts, actuals, dates.index(first_day))
 
 
+_VIEWS: OrderedDict = OrderedDict()
+
+
+def store_view(ds, store: int):
+    """The dataset with only this store's sales rows (features of one store's series do not depend on the
+    other stores' sales; customer counts come from the orders table). Building a series from it is
+    about 3x faster. Falls back to ``ds`` when the store's sales do not span the same days."""
+    import dataclasses
+
+    key = (id(ds), ds.fingerprint, int(store))
+    with _LOCK:
+        if key in _VIEWS:
+            return _VIEWS[key]
+    view = dataclasses.replace(ds, sales=ds.sales.filter(pl.col("Store_ID") == int(store)))
+    view = view if view.sales.height and (view.start, view.end) == (ds.start, ds.end) else ds
+    with _LOCK:
+        _VIEWS[key] = view
+        while len(_VIEWS) > 4:
+            _VIEWS.popitem(last=False)
+    return view
+
+
 def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None) -> LeadWindow:
     """Validation, warm-up and window inputs for simulating [start, end] (see the module docstring)."""
     from engine.forecasting import lead_window_forecasts
@@ -87,22 +111,26 @@ def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, mode
     L = ds.lead_time(int(product))
     v0 = start - dt.timedelta(days=L + 1 + VALIDATION_DAYS)
     key = (ds.fingerprint, ds.folder, id(ds), int(store), int(product), start, end, model, str(models_dir))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     try:
-        frame = lead_window_forecasts(ds, store, product, v0, end, model=model, models_dir=models_dir)
+        frame = lead_window_forecasts(store_view(ds, store), store, product, v0, end, model=model, models_dir=models_dir)
     except ValueError as exc:
         if "too little history" in str(exc):
             raise ValueError(f"the window starting {start} leaves too little history for a forecast plus {VALIDATION_DAYS} validation "
                              f"days (data starts {ds.start}); pick a start about a year after the first day of data.") from None
         raise
     value = _from_frame(frame, store, product, L, start)
-    _CACHE[key] = value
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return value
 
 
 def clear_cache() -> None:
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
+        _VIEWS.clear()

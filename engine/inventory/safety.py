@@ -3,14 +3,15 @@
 Forms (what one safety stock parameter means on order day t):
 - constant: ``parameter`` units every day;
 - proportional: ``parameter`` x the lead-window forecast of t (errors grow on busy days);
-- weekday: ``parameter`` x a weekday profile (for the service level the profile IS the per-weekday quantile in units).
+- weekday: one value per order weekday (``parameter`` x ``profile``, parameter 1: the profile holds the units).
 
 Methods:
 - fixed: a number of units (constant form).
 - hindsight: the pilot's "smallest safety stock with zero lost sales over the evaluated window". It
   looks at the window's actual demand, so it USES THE FUTURE; every label says so. The search is over
-  the form's parameter on a grid (1 unit; 1% of the forecast; 1 unit of the weekday scale) and returns
-  the smallest grid value with zero lost sales such that one step less loses sales. With form "best"
+  the form's parameter on a grid (1 unit; 1% of the forecast; 1 unit per weekday for the weekday form,
+  whose seven values are minimised one weekday at a time) and returns the smallest value with zero
+  lost sales such that one step less (on any weekday) loses sales. With form "best"
   all three forms are searched and the one with the lowest average inventory value is kept.
 - service-level: from the lead-window errors of the validation order days BEFORE the window (see
   engine.inventory.forecasts): the ``level`` quantile of the errors (empirical; the normal formula
@@ -143,6 +144,8 @@ def service_level_plan(errors, forecasts, weekdays, level: float, form: str) -> 
         return SafetyPlan("service-level", "constant", max(0.0, q), level=level, estimator=how)
     if form == "proportional":
         ok = f > 0
+        if not ok.any():
+            return SafetyPlan("service-level", "proportional", 0.0, level=level, estimator="no forecast demand on the validation days")
         q, how = estimate_quantile(e[ok] / f[ok], level)
         return SafetyPlan("service-level", "proportional", max(0.0, q), level=level, estimator=how + " of errors / forecast")
     if form == "weekday":
@@ -180,49 +183,61 @@ def choose_service_level(lw, level: float, form: str = "best", pack_size: int = 
 
 
 # ---------------------------------------------------------------- hindsight
-def weekday_profile(lw) -> tuple[float, ...]:
-    """Spread of the validation errors per order weekday, scaled to mean 1 (the weekday form's shape)."""
-    e, _, wd = lw.errors()
-    overall = float(np.std(e)) if e.size > 1 else 0.0
-    spread = [float(np.std(e[wd == d])) if (wd == d).sum() > 1 else overall for d in range(7)]
-    mean = float(np.mean(spread))
-    if not mean > 0:
-        return (1.0,) * 7
-    return tuple(s / mean for s in spread)
-
-
 def lost_sales(lw, plan: SafetyPlan, pack_size: int = 1) -> float:
     sim = run_policy(lw, plan.values(lw.lead_forecast, lw.weekdays), pack_size)
     return float(sim.lost[lw.lead_time:].sum())
 
 
-def hindsight_plan(lw, form: str, pack_size: int = 1) -> SafetyPlan:
-    """Smallest parameter (on the form's grid) with zero lost sales on the evaluated window; one step less loses sales."""
-    step = STEPS[form]
-    profile = weekday_profile(lw) if form == "weekday" else None
-
-    def plan(n: int) -> SafetyPlan:
-        return SafetyPlan("hindsight", form, round(n * step, 10), profile=profile)
-
-    def loses(n: int) -> bool:
-        return lost_sales(lw, plan(n), pack_size) > 1e-9
-
+def _smallest(loses, hi: int) -> int:
+    """Smallest n in 0..hi with loses(n) False, given loses(hi) is False (bisection; n - 1 loses sales)."""
     if not loses(0):
-        return plan(0)
-    lo, hi = 0, 1
-    for _ in range(MAX_DOUBLINGS):
-        if not loses(hi):
-            break
-        lo, hi = hi, hi * 2
-    else:
-        raise ValueError(f"no safety stock avoids lost sales of product {lw.product} in this window; check its sales data.")
+        return 0
+    lo = 0
     while hi - lo > 1:  # invariant: lo loses sales, hi does not
         mid = (lo + hi) // 2
         if loses(mid):
             lo = mid
         else:
             hi = mid
-    return plan(hi)
+    return hi
+
+
+def hindsight_plan(lw, form: str, pack_size: int = 1) -> SafetyPlan:
+    """Smallest parameter (on the form's grid) with zero lost sales on the evaluated window; one step less loses sales.
+
+    The weekday form has one parameter per order weekday: starting from the constant minimum, each
+    weekday's safety stock is lowered to its own minimum in turn, repeated until nothing moves, so
+    one unit less on any weekday loses sales."""
+    step = STEPS["constant" if form == "weekday" else form]
+
+    def plan(n: int) -> SafetyPlan:
+        return SafetyPlan("hindsight", form if form != "weekday" else "constant", round(n * step, 10))
+
+    def loses(n: int) -> bool:
+        return lost_sales(lw, plan(n), pack_size) > 1e-9
+
+    hi = 1
+    for _ in range(MAX_DOUBLINGS):
+        if not loses(hi):
+            break
+        hi *= 2
+    else:
+        raise ValueError(f"no safety stock avoids lost sales of product {lw.product} in this window; check its sales data.")
+    n = _smallest(loses, hi)
+    if form != "weekday":
+        return SafetyPlan("hindsight", form, round(n * step, 10))
+    units = [int(n)] * 7
+    for _ in range(4):
+        before = list(units)
+        for d in range(7):
+            def loses_d(v: int, d=d) -> bool:
+                trial = list(units)
+                trial[d] = v
+                return lost_sales(lw, SafetyPlan("hindsight", "weekday", 1.0, profile=tuple(float(u) for u in trial)), pack_size) > 1e-9
+            units[d] = _smallest(loses_d, units[d])
+        if units == before:
+            break
+    return SafetyPlan("hindsight", "weekday", 1.0, profile=tuple(float(u) for u in units))
 
 
 def choose_hindsight(lw, form: str = "best", pack_size: int = 1) -> SafetyPlan:
