@@ -34,14 +34,19 @@ names = product_names(ds)
 ledger = OrderLedger(default_ledger_path(ds.folder))
 
 
-@st.cache_data(max_entries=128, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
-def sheet_for(fingerprint: str, store: int, date, model: str, counted: tuple):
-    return order_sheet(ds, store, date, closing_stock=dict(counted) or None, model=model)
+@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
+def sheet_for(fingerprint: str, store: int, date, model: str):
+    return order_sheet(ds, store, date, model=model)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)  # a recount reuses the forecasts computed for the sheet: well under a second
+def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple):
+    return order_sheet(ds, store, date, closing_stock=dict(counted), model=model)
 
 
 editor_key = f"sheet-{store}-{date}"
 try:
-    base = sheet_for(ds.fingerprint, store, date, model, ())
+    base = sheet_for(ds.fingerprint, store, date, model)
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -54,7 +59,7 @@ counted = {p: float(c["closing_stock"]) for p, c in edited.items() if c.get("clo
 final = {p: c["final"] for p, c in edited.items() if c.get("final") is not None}
 reasons = {p: c["reason"] for p, c in edited.items() if c.get("reason")}
 try:
-    sheet = sheet_for(ds.fingerprint, store, date, model, tuple(sorted(counted.items())))
+    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items()))) if counted else base
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -79,7 +84,7 @@ shown = table.with_columns(
 )
 columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
            "final", "change", "reason", "why"]
-result = st.data_editor(
+st.data_editor(
     shown.select(columns).to_pandas(),
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
     disabled=[c for c in columns if c not in ("closing_stock", "final", "reason")],
