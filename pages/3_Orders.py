@@ -1,0 +1,176 @@
+"""Orders: at close, check the stock, adjust the recommended orders and confirm them into the ledger."""
+
+from __future__ import annotations
+
+import uuid
+
+import polars as pl
+import streamlit as st
+
+from engine.forecasting import CHEAP_MODELS
+from engine.ledger import OrderLedger, default_ledger_path
+from engine.order_confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
+                                       confirmation_token, product_names, sheet_table)
+from engine.ordering import order_sheet
+from ui_common import APP_TITLE, pick_store, require_dataset, store_label
+
+MODEL_CHOICES = ["auto", *CHEAP_MODELS]
+
+st.set_page_config(page_title=f"Orders · {APP_TITLE}", page_icon="🧾", layout="wide")
+st.title("Orders")
+st.caption("At close: type the real closing count where it differs (the recommendation follows it), change an order "
+           f"if you must (a change of more than {CHANGE_LIMIT:.0%} needs a short reason), then **Confirm**. "
+           "Each order arrives before opening, lead time days later.")
+
+ds = require_dataset()
+store = pick_store(ds, key="store")
+date = st.sidebar.date_input("Business date (the close)", value=ds.end, min_value=ds.start, max_value=ds.end, key="date")
+if st.query_params.get("model") in MODEL_CHOICES and "model" not in st.session_state:
+    st.session_state["model"] = st.query_params["model"]  # e.g. /Orders?model=weekday_mean4 (a bookmark)
+model = st.sidebar.selectbox("Forecast model", MODEL_CHOICES, key="model",
+                             help="auto: the cheap model with the lowest validation error per product (trained once a month, "
+                                  "then reused); the others are quicker.")
+names = product_names(ds)
+ledger = OrderLedger(default_ledger_path(ds.folder))
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
+def sheet_for(fingerprint: str, store: int, date, model: str):
+    return order_sheet(ds, store, date, model=model)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)  # a recount reuses the forecasts computed for the sheet: well under a second
+def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple):
+    return order_sheet(ds, store, date, closing_stock=dict(counted), model=model)
+
+
+editor_key = f"sheet-{store}-{date}"
+try:
+    base = sheet_for(ds.fingerprint, store, date, model)
+except (ValueError, KeyError) as exc:
+    st.error(exc.args[0] if exc.args else str(exc))
+    st.stop()
+products = [line.product for line in base.lines]
+
+# The buyer's edits so far (kept per store and date): the real count wins, so the sheet is recomputed with it.
+edited = {products[int(i)]: change for i, change in st.session_state.get(editor_key, {}).get("edited_rows", {}).items()
+          if int(i) < len(products)}
+counted = {p: float(c["closing_stock"]) for p, c in edited.items() if c.get("closing_stock") is not None}
+final = {p: c["final"] for p, c in edited.items() if c.get("final") is not None}
+reasons = {p: c["reason"] for p, c in edited.items() if c.get("reason")}
+try:
+    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items()))) if counted else base
+except (ValueError, KeyError) as exc:
+    st.error(exc.args[0] if exc.args else str(exc))
+    st.stop()
+try:
+    table = sheet_table(sheet, final, reasons, names)
+except ValueError:
+    table = sheet_table(sheet, {}, reasons, names)
+
+st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
+lead = table.select(pl.col("^forecast_d\\d+$")).columns
+# The editor's source keeps the unedited values in the editable columns (simulated stock, the recommendation, no
+# reason): the editor layers the buyer's edits on top, and drops an edit that equals its source value.
+shown = table.with_columns(
+    pl.Series("closing_stock", [float(line.closing_stock) for line in base.lines]),
+    pl.col("recommended").cast(pl.Float64).alias("final"),
+    pl.lit("").alias("reason"),
+    (pl.col("change") * 100).round(0),
+    pl.format("{} · {}", "product", "name").alias("label"),
+    pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
+    pl.sum_horizontal(lead).round(0).alias("lead_demand"),
+    pl.col("safety_stock").round(0),
+)
+columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
+           "final", "change", "reason", "why"]
+st.data_editor(
+    shown.select(columns).to_pandas(),
+    key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
+    disabled=[c for c in columns if c not in ("closing_stock", "final", "reason")],
+    column_config={
+        "label": st.column_config.TextColumn("Product", pinned=True, width=150),
+        "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
+                                                       help="Pre-filled from the simulation; type the real count if it differs.", width=112),
+        "in_transit": st.column_config.NumberColumn("In transit", format="localized", help="Ordered earlier, arriving after this close", width=75),
+        "forecast": st.column_config.ListColumn("Forecast per day", help="Forecast demand for each day of the lead window (d+1, d+2, …), rounded", width=160),
+        "lead_demand": st.column_config.NumberColumn("Lead demand", format="localized", help="Sum of the forecasts over the lead window", width=92),
+        "safety_stock": st.column_config.NumberColumn("Safety", format="localized", help="Rounded; the sheet CSV has the exact value. " + (base.lines[0].safety_form if base.lines else ""), width=62),
+        "recommended": st.column_config.NumberColumn("Recommended", format="localized", width=105),
+        "why": st.column_config.TextColumn("Why", width="large"),
+        "final": st.column_config.NumberColumn("Final order", min_value=0, format="localized", width=92),
+        "change": st.column_config.NumberColumn("Change", format="%.0f%%", help="Final vs recommended", width=62),
+        "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
+    },
+)
+if counted:
+    st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
+if base.lines:
+    st.caption(f"Safety stock: {base.lines[0].safety_form}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
+
+problems = confirmation_problems(sheet, final, reasons, names)
+session = st.session_state.setdefault("orders_session", uuid.uuid4().hex)
+token = None if problems else confirmation_token(session, sheet, confirmation_lines(sheet, final, reasons, names))
+left, right = st.columns([1, 3])
+if left.button("Confirm order", type="primary", key="confirm", width="stretch"):
+    if problems:
+        for sentence in problems:
+            st.error(sentence)
+    else:
+        try:
+            done = confirm_sheet(sheet, final, reasons, client_token=token, ledger=ledger, names=names)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[f"confirmed-{editor_key}"] = (token, done.message)
+elif problems:
+    right.warning(problems[0] if len(problems) == 1 else f"{len(problems)} lines need attention before Confirm. " + problems[0])
+confirmed = st.session_state.get(f"confirmed-{editor_key}")
+if confirmed and confirmed[0] == token:
+    st.success(confirmed[1])
+elif confirmed:
+    st.info(f"{confirmed[1]}; the sheet changed since: press Confirm again to record the change as a new version.")
+
+right.download_button("Download the sheet (CSV)", table.write_csv(), file_name=f"order_sheet_s{store}_{date}.csv",
+                      mime="text/csv", key="download_sheet")
+
+st.subheader(f"Confirmed versions for store {store}, {date}")
+try:
+    versions = ledger.confirmations(store, date)
+    history = ledger.history(store, date)
+    recent = ledger.confirmations(limit=10)
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+when = [pl.col("confirmed_at").str.slice(0, 19).str.replace("T", " "), pl.col("confirmed_by").fill_null("")]
+labels = {"version": "Version", "confirmed_at": "Confirmed (UTC)", "confirmed_by": "By", "products": "Products",
+          "recommended_total": st.column_config.NumberColumn("Recommended units", format="localized"),
+          "final_total": st.column_config.NumberColumn("Final units", format="localized"), "changed": "Lines changed",
+          "store_id": "Store", "order_date": st.column_config.DateColumn("Business date", format="YYYY-MM-DD"), "product_id": "Product",
+          "recommended_qty": st.column_config.NumberColumn("Recommended", format="localized"),
+          "final_qty": st.column_config.NumberColumn("Final", format="localized"), "reason": "Reason", "product": "Product"}
+if versions.is_empty():
+    st.info(f"Nothing confirmed yet for store {store} on {date}.")
+else:
+    top = versions.row(0, named=True)
+    st.markdown(f"Latest: **version {top['version']}**, confirmed {top['confirmed_at'][:19].replace('T', ' ')} UTC"
+                f"{' by ' + top['confirmed_by'] if top['confirmed_by'] else ''}: {top['products']} products, "
+                f"{top['final_total']:,.0f} units, {top['changed']} changed from the recommendation.")
+    st.dataframe(versions.drop("confirmation_id", "store_id", "order_date").with_columns(*when), hide_index=True, width="stretch",
+                 column_config=labels)
+    pick = st.selectbox("Lines of version", versions["version"].to_list(), key="history_version")
+    lines = history.filter(pl.col("version") == pick).with_columns(
+        pl.col("product_id").replace_strict(names, default="", return_dtype=pl.String).alias("name"))
+    st.dataframe(lines.select(pl.format("{} · {}", "product_id", "name").alias("product"), "recommended_qty", "final_qty",
+                              pl.col("reason").fill_null("")),
+                 hide_index=True, width="stretch", column_config=labels)
+    st.download_button("Download this store and date's history (CSV)", ledger.history_csv(store, date),
+                       file_name=f"ledger_s{store}_{date}.csv", mime="text/csv", key="download_history")
+
+st.subheader("Latest confirmations (all stores)")
+if recent.is_empty():
+    st.caption("The ledger is empty.")
+else:
+    st.dataframe(recent.drop("confirmation_id").with_columns(*when),
+                 hide_index=True, width="stretch", column_config=labels)
+st.caption(f"Ledger: {ledger.path} (append-only; every confirmation is kept as a version).")
