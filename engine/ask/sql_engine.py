@@ -1,0 +1,246 @@
+"""A read-only DuckDB view of one data folder for questions about numbers.
+
+The connection holds copies of the validated tables only (in a private temporary database file
+opened read-only): ``sales, products,
+stores, orders, oil_price`` (typed by ``engine.dataset.load_dataset``), ``order_lines`` from the
+order ledger (``<state>/ledger.sqlite``, read with sqlite3 in read-only mode) when it exists, and
+``forecasts`` from the latest nightly batch (``<state>/batch/**/forecasts.parquet``) when present.
+Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
+before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
+are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
+at most ``row_limit`` rows come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from engine.ask.sql_guard import UnsafeSQL, check_sql
+
+BASE_TABLES = ("sales", "products", "stores", "orders", "oil_price")
+
+TABLE_NOTES = {
+    "sales": "units sold per store, product and day (a missing row means nothing was sold); Qty is units",
+    "products": "product master: SubCategory is the product name, LeadTime days from order to arrival, Price per unit",
+    "stores": "store master: City, State, Store_Type",
+    "orders": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
+    "oil_price": "daily WTI oil price in USD per barrel, every day (WTI_Filled = carried forward from the last known price)",
+    "order_lines": "confirmed purchase orders (the order ledger): final_qty ordered per store, product and order_date, one row per confirmation version",
+    "forecasts": "demand forecasts from the latest nightly batch",
+}
+
+
+class SqlTimeout(ValueError):
+    """The query ran longer than the time limit and was stopped (one sentence)."""
+
+
+class SqlError(ValueError):
+    """The query was allowed but DuckDB could not run it (one sentence)."""
+
+
+@dataclass
+class SqlResult:
+    sql: str
+    columns: list[str]
+    rows: list[dict]
+    truncated: bool
+    seconds: float
+
+    def to_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows, schema=self.columns, orient="row") if self.rows else pl.DataFrame(schema=self.columns)
+
+    def scalar(self):
+        """The single value of a one-row, one-column result (None otherwise)."""
+        if len(self.rows) == 1 and len(self.columns) == 1:
+            return self.rows[0][self.columns[0]]
+        return None
+
+
+def ledger_path(data_folder: Path) -> Path:
+    """``<data>/../state/ledger.sqlite`` (Contract B) without creating any folder."""
+    return Path(data_folder).resolve().parent / "state" / "ledger.sqlite"
+
+
+def latest_forecasts(data_folder: Path) -> Path | None:
+    """The newest ``forecasts.parquet`` under ``<data>/../state/batch`` (Contract C), if any."""
+    root = Path(data_folder).resolve().parent / "state" / "batch"
+    if not root.is_dir():
+        return None
+    files = [p for p in root.rglob("forecasts.parquet") if p.is_file()]
+    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+
+
+def read_ledger_lines(path: Path) -> pl.DataFrame | None:
+    """The ledger's ``order_lines`` table read in SQLite read-only mode (None when absent or unreadable)."""
+    if not Path(path).is_file():
+        return None
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True, timeout=2.0)
+        try:
+            cur = con.execute(
+                "SELECT confirmation_id, store_id, order_date, version, product_id, recommended_qty, final_qty, reason, confirmed_at FROM order_lines"
+            )
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    frame = pl.DataFrame(rows, schema=names, orient="row") if rows else pl.DataFrame(schema={n: pl.String for n in names})
+    return frame.with_columns(
+        pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32),
+        pl.col("recommended_qty").cast(pl.Float64), pl.col("final_qty").cast(pl.Float64),
+        pl.col("order_date").cast(pl.String).str.to_date(strict=False),
+        pl.col("confirmation_id").cast(pl.String), pl.col("reason").cast(pl.String), pl.col("confirmed_at").cast(pl.String),
+    )
+
+
+class SqlEngine:
+    """DuckDB over copies of the data folder's tables; ``run`` accepts only guarded SELECTs."""
+
+    def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None, memory_limit: str = "1GB",
+                 include_ledger: bool = True, include_forecasts: bool = True):
+        import duckdb
+
+        from engine.dataset import load_dataset
+
+        self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
+        self.row_limit = int(row_limit)
+        self.timeout_s = float(timeout_s)
+        self.ds = ds if ds is not None else load_dataset(self.data_folder)
+        self.fingerprint = self.ds.fingerprint
+        self._lock = threading.Lock()
+        config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,
+                  "memory_limit": memory_limit, "python_enable_replacements": False}
+        frames: dict[str, pl.DataFrame] = {name: getattr(self.ds, name) for name in BASE_TABLES}
+        self.sources: dict[str, str] = {name: str(self.data_folder) for name in BASE_TABLES}
+        if include_ledger:
+            lp = ledger_path(self.data_folder)
+            lines = read_ledger_lines(lp)
+            if lines is not None:
+                frames["order_lines"] = lines
+                self.sources["order_lines"] = str(lp)
+        if include_forecasts:
+            fp = latest_forecasts(self.data_folder)
+            if fp is not None:
+                try:
+                    frames["forecasts"] = pl.read_parquet(fp)
+                    self.sources["forecasts"] = str(fp)
+                except (pl.exceptions.PolarsError, OSError):
+                    pass
+        # The tables are written once to a private temporary database file, which is then opened
+        # READ-ONLY (and unlinked): even a statement that slipped past the guard cannot change them.
+        tmpdir = tempfile.mkdtemp(prefix="kmart-ask-sql-")
+        path = os.path.join(tmpdir, "tables.duckdb")
+        try:
+            build = duckdb.connect(path, config=dict(config))
+            try:
+                for name, frame in frames.items():
+                    build.register("__incoming", frame.to_arrow())
+                    build.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
+                    build.unregister("__incoming")
+                build.execute("CHECKPOINT")
+            finally:
+                build.close()
+            con = duckdb.connect(path, read_only=True, config=dict(config))
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        # From here on DuckDB may not touch files, the network or its own settings.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET allow_community_extensions = false")
+        con.execute("SET lock_configuration = true")
+        self._con = con
+        self._tables = {
+            name: [row[0] for row in con.execute(f'SELECT column_name FROM (DESCRIBE "{name}")').fetchall()] for name in frames
+        }
+        self._types = {
+            name: {row[0]: row[1] for row in con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall()}
+            for name in frames
+        }
+
+    @property
+    def tables(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self._tables.items()}
+
+    @property
+    def allowed_tables(self) -> set[str]:
+        return set(self._tables)
+
+    def schema_text(self) -> str:
+        """Tables, typed columns, meanings, the data's date range and the glossary, for the LLM prompt."""
+        from engine.ask.glossary import PRODUCT_KO
+
+        lines = [f"DuckDB tables (data from {self.ds.start} to {self.ds.end}; dates are DATE values):"]
+        for name, cols in self._tables.items():
+            typed = ", ".join(f"{c} {self._types[name][c]}" for c in cols)
+            lines.append(f"- {name}({typed}) -- {TABLE_NOTES.get(name, '')}")
+        lines.append("Products (Product_ID: SubCategory / Korean name):")
+        for row in self.ds.products.select("Product_ID", "SubCategory", "LeadTime", "Price").iter_rows(named=True):
+            ko = "/".join(PRODUCT_KO.get(str(row["SubCategory"]).upper(), ())[:2])
+            lines.append(f"  {row['Product_ID']}: {row['SubCategory']}" + (f" ({ko})" if ko else "")
+                         + f", LeadTime {row['LeadTime']}, Price {row['Price']}")
+        lines.append(f"Stores: Store_ID {min(self.ds.store_ids)}..{max(self.ds.store_ids)} ({len(self.ds.store_ids)} stores).")
+        lines.append("Glossary: 매장/점/호점=store, 상품/제품/품목=product, 판매량=sales qty (sales.Qty), "
+                     "발주/발주량/주문=order qty (order_lines.final_qty), 고객수/방문객=customers (orders.CustomerCount), "
+                     "유가=oil price (oil_price.WTI_Price), 리드타임=lead time (products.LeadTime), 가격=price, "
+                     "합계=sum, 평균=average, 최대=max, 상위/순위=top.")
+        return "\n".join(lines)
+
+    def run(self, sql: str) -> SqlResult:
+        """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
+        import duckdb
+
+        safe = check_sql(sql, self.allowed_tables, limit=self.row_limit + 1)
+        with self._lock:
+            timer = threading.Timer(self.timeout_s, self._con.interrupt)
+            started = time.perf_counter()
+            timer.start()
+            try:
+                cur = self._con.execute(safe)
+                columns = [d[0] for d in cur.description]
+                raw = cur.fetchmany(self.row_limit + 1)
+            except duckdb.InterruptException:
+                raise SqlTimeout(
+                    f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; ask about a shorter period or fewer stores."
+                ) from None
+            except duckdb.Error as exc:
+                if time.perf_counter() - started >= self.timeout_s and "interrupt" in str(exc).lower():
+                    raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; ask about a shorter period or fewer stores.") from None
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise SqlError(f"The query could not run ({first}); check the table and column names in the schema.") from None
+            finally:
+                timer.cancel()
+            seconds = time.perf_counter() - started
+        truncated = len(raw) > self.row_limit
+        rows = [dict(zip(columns, (_plain(v) for v in r))) for r in raw[: self.row_limit]]
+        return SqlResult(sql=safe, columns=columns, rows=rows, truncated=truncated, seconds=seconds)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _plain(value):
+    """JSON-friendly Python values (dates as ISO text, Decimals as float)."""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()  # date_trunc(...) of a DATE gives midnight timestamps
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is not None and type(value).__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+__all__ = ["SqlEngine", "SqlResult", "SqlTimeout", "SqlError", "UnsafeSQL", "BASE_TABLES", "ledger_path", "latest_forecasts"]
