@@ -26,6 +26,7 @@ from engine.ask.models import DEFAULT_LOCAL_MODEL, model_path, spec
 BACKENDS = ("local", "openai", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
+CACHE_BYTES = 1 << 30
 
 
 class BackendError(ValueError):
@@ -52,7 +53,7 @@ def load_llama(path: str, n_ctx: int = 4096, n_threads: int = 2):
         llm = _LLAMAS.get(key)
         if llm is None:
             try:
-                from llama_cpp import Llama
+                from llama_cpp import Llama, LlamaRAMCache
             except ImportError:
                 raise BackendError("The local model needs the package llama-cpp-python, which is not installed: run "
                                    "`make setup` or choose the OpenAI-compatible or 'none' backend.") from None
@@ -62,6 +63,9 @@ def load_llama(path: str, n_ctx: int = 4096, n_threads: int = 2):
             except (ValueError, RuntimeError, OSError) as exc:
                 raise BackendError(f"llama.cpp could not load the model file {path} ({exc}): delete it so it is "
                                    f"joined and checked again, or choose another backend.") from None
+            # keeps the model's state after each prompt: the next prompt that starts the same way (the
+            # schema of a text-to-SQL prompt, a system prompt) is not evaluated again
+            llm.set_cache(LlamaRAMCache(capacity_bytes=CACHE_BYTES))
             _LLAMAS[key] = llm
         return llm
 
@@ -254,7 +258,7 @@ def make_backend(kind: str = "local", **settings) -> LLMBackend | None:
     """``local`` / ``openai`` / ``none`` (returns None: retrieval and templates only).
 
     local: ``model`` (a name of engine.ask.models.MODELS, default $KMART_LOCAL_MODEL or Qwen 1.5B),
-    ``n_ctx``, ``n_threads``, ``path`` (a GGUF file instead). openai: ``base_url``, ``model``,
+    ``n_ctx``, ``n_threads`` (default $KMART_LLM_THREADS or 2), ``path`` (a GGUF file instead). openai: ``base_url``, ``model``,
     ``api_key``, ``timeout`` — each missing one comes from the environment.
     """
     kind = (kind or "none").lower()
@@ -263,7 +267,8 @@ def make_backend(kind: str = "local", **settings) -> LLMBackend | None:
     if kind == "local":
         model = settings.get("model") or os.environ.get("KMART_LOCAL_MODEL") or DEFAULT_LOCAL_MODEL
         spec(model)  # unknown name -> one sentence
-        key = (model, settings.get("n_ctx", 4096), settings.get("n_threads", 2), settings.get("path"))
+        threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
+        key = (model, settings.get("n_ctx", 4096), threads, settings.get("path"))
         if key not in _LOCAL_BACKENDS:
             _LOCAL_BACKENDS[key] = LocalBackend(model, n_ctx=key[1], n_threads=key[2], path=key[3])
         return _LOCAL_BACKENDS[key]
