@@ -76,6 +76,7 @@ def test_periods_are_relative_to_the_last_day_of_the_data(demo):
         "3월 5일": (D(2017, 3, 5), D(2017, 3, 5)),
         "yesterday": (D(2017, 3, 31), D(2017, 3, 31)),
         "어제": (D(2017, 3, 31), D(2017, 3, 31)),
+        "오늘 판매량": (D(2017, 3, 31), D(2017, 3, 31)),
         "last 7 days": (D(2017, 3, 25), D(2017, 3, 31)),
         "최근 7일": (D(2017, 3, 25), D(2017, 3, 31)),
         "last year": (D(2016, 1, 1), D(2016, 12, 31)),
@@ -106,3 +107,10 @@ def test_ids_in_dates_are_not_stores(demo):
     e = extract_entities("top 5 products in store 44 in 2017-03", demo)
     assert e.top_n == 5 and e.stores == [44] and (e.start, e.end) == (D(2017, 3, 1), D(2017, 3, 31))
     assert extract_entities("상위 3개 매장 지난주", demo).top_n == 3
+
+
+def test_quantities_are_not_years(demo):
+    e = extract_entities("Which stores sold more than 2000 units last week?", demo)
+    assert (e.start, e.end) == (D(2017, 3, 20), D(2017, 3, 26))
+    assert find_period("2017개 이상 팔린 날", demo.end)[:2] == (None, None)
+    assert find_period("sales in 2015", demo.end)[:2] == (D(2015, 1, 1), D(2015, 12, 31))

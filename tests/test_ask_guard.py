@@ -192,6 +192,7 @@ def test_raw_connection_cannot_read_write_or_unlock(hostile_setup):
         ("SELECT * FROM nope", "nope"),
         ("ATTACH 'x.db'", "ATTACH"),
         ("SELECT " + "1+" * 3000 + "1", "characters"),
+        ("SELECT " + "-(" * 1300 + "1" + ")" * 1300, "depth"),
     ],
 )
 def test_refusals_name_the_reason(sql, message_part):

@@ -100,6 +100,8 @@ def test_ledger_and_batch_forecasts_become_tables(demo_dir, demo, tmp_path):
     pl.DataFrame(
         {"store": [44, 44], "product": [3, 3], "date": [dt.date(2017, 4, 1), dt.date(2017, 4, 2)], "forecast": [812.5, 790.0]}
     ).write_parquet(batch / "forecasts.parquet")
+    (batch / "series" / "s1_p3_x").mkdir(parents=True)  # a per-series partial result, newer: not the batch output
+    pl.DataFrame({"store": [1], "product": [3], "forecast": [5.0]}).write_parquet(batch / "series" / "s1_p3_x" / "forecasts.parquet")
     eng = SqlEngine(folder, ds=demo)
     assert {"order_lines", "forecasts"} <= set(eng.tables)
     assert eng.tables["order_lines"][:3] == ["confirmation_id", "store_id", "order_date"]
@@ -107,3 +109,17 @@ def test_ledger_and_batch_forecasts_become_tables(demo_dir, demo, tmp_path):
     assert res.rows == [{"order_date": "2017-03-30", "final_qty": 3000.0}]
     assert eng.run("SELECT sum(forecast) AS f FROM forecasts").scalar() == pytest.approx(1602.5)
     assert ledger.read_bytes() == ledger_bytes
+
+
+def test_open_is_cached_until_the_ledger_changes(demo_dir, demo, tmp_path):
+    from tests.test_ask_guard import _make_ledger
+
+    folder = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, folder)
+    first = SqlEngine.open(folder, ds=demo)
+    assert SqlEngine.open(folder, ds=demo) is first
+    assert "order_lines" not in first.tables
+    _make_ledger(folder.parent / "state" / "ledger.sqlite")
+    second = SqlEngine.open(folder, ds=demo)
+    assert second is not first and "order_lines" in second.tables
+    assert second.run("SELECT count(*) AS n FROM order_lines").scalar() == 1

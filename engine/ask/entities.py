@@ -71,6 +71,8 @@ _EN_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE})\.?(?:\s+of)?,?\s+(\d{{4}})\b", re
 _EN_MONTH = re.compile(rf"\b(?:in\s+|during\s+|for\s+|of\s+)?({_MONTH_RE})\b", re.I)
 _KO_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s*월(?!\s*\d)")
 _YEAR = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})(?:\s*년)?(?![\d\-/.])")
+_QUANTITY_AFTER = re.compile(r"\s*(?:units?|pcs|pieces|items?|customers?|visits?|orders?|boxes|packs?|usd|dollars?|\$|%|개|명|건|원|달러|박스|팩|회)", re.I)
+_QUANTITY_BEFORE = re.compile(r"(?:than|over|under|above|below|least|most|exceed(?:s|ed)?|[<>=$]|이상|이하|초과|미만)\s*$", re.I)
 _QUARTER = re.compile(r"\bq([1-4])(?:\s*(\d{4}))?\b|(?:(\d{4})\s*년\s*)?([1-4])\s*분기", re.I)
 _LAST_N_DAYS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b|최근\s*(\d{1,4})\s*일", re.I)
 _LAST_N_WEEKS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+weeks?\b|최근\s*(\d{1,3})\s*주", re.I)
@@ -165,6 +167,7 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
         (r"\blast\s+year\b|\bprevious\s+year\b|작년|지난\s*해|전년", lambda: (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year")),
         (r"\bthis\s+year\b|올해|금년", lambda: (dt.date(last.year, 1, 1), last, "this year")),
         (r"\byesterday\b|어제|\blast\s+day\b", lambda: (last, last, "yesterday (the data's last day)")),
+        (r"\btoday\b|오늘", lambda: (last, last, "today (the data's last day)")),
     ]
     for pattern, fn in rel:
         if re.search(pattern, masked):
@@ -194,6 +197,9 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
     masked = _EN_MONTH.sub(" ", masked)
     for m in _YEAR.finditer(masked):
         y = int(m.group(1))
+        before, after = masked[max(0, m.start() - 12): m.start()], masked[m.end(): m.end() + 12]
+        if _QUANTITY_AFTER.match(after) or _QUANTITY_BEFORE.search(before):
+            continue  # "more than 2000 units" is a quantity, not a year
         ranges.append((dt.date(y, 1, 1), dt.date(y, 12, 31), str(y)))
     if not ranges:
         return None, None, ""

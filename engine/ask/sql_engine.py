@@ -4,7 +4,7 @@ The connection holds copies of the validated tables only (in a private temporary
 opened read-only): ``sales, products,
 stores, orders, oil_price`` (typed by ``engine.dataset.load_dataset``), ``order_lines`` from the
 order ledger (``<state>/ledger.sqlite``, read with sqlite3 in read-only mode) when it exists, and
-``forecasts`` from the latest nightly batch (``<state>/batch/**/forecasts.parquet``) when present.
+``forecasts`` from the latest nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
 before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
 are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
@@ -36,7 +36,8 @@ TABLE_NOTES = {
     "orders": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
     "oil_price": "daily WTI oil price in USD per barrel, every day (WTI_Filled = carried forward from the last known price)",
     "order_lines": "confirmed purchase orders (the order ledger): final_qty ordered per store, product and order_date, one row per confirmation version",
-    "forecasts": "demand forecasts from the latest nightly batch",
+    "forecasts": "demand forecasts of the latest nightly batch: made at the close of order_date for target_date = order_date + horizon days; "
+                 "store, product, forecast (units), actual (units sold, null when still in the future), model",
 }
 
 
@@ -72,12 +73,12 @@ def ledger_path(data_folder: Path) -> Path:
 
 
 def latest_forecasts(data_folder: Path) -> Path | None:
-    """The newest ``forecasts.parquet`` under ``<data>/../state/batch`` (Contract C), if any."""
-    root = Path(data_folder).resolve().parent / "state" / "batch"
-    if not root.is_dir():
-        return None
-    files = [p for p in root.rglob("forecasts.parquet") if p.is_file()]
-    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts (Contract C), if any.
+
+    Only that file: the per-series partial results under ``batch/series/`` are not the batch's output.
+    """
+    path = Path(data_folder).resolve().parent / "state" / "batch" / "forecasts.parquet"
+    return path if path.is_file() else None
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:
@@ -106,8 +107,41 @@ def read_ledger_lines(path: Path) -> pl.DataFrame | None:
     )
 
 
+def _signature(data_folder: Path) -> tuple:
+    """What the engine's tables depend on: the data files, the ledger and the latest forecasts (stat only)."""
+    folder = Path(data_folder).resolve()
+    parts = []
+    paths = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    lp = ledger_path(folder)
+    extra = [lp, lp.with_name(lp.name + "-wal"), latest_forecasts(folder)]
+    for p in paths + [x for x in extra if x is not None]:
+        try:
+            st = p.stat()
+            parts.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            parts.append((str(p), None, None))
+    return tuple(parts)
+
+
+_CACHE: dict[tuple, "SqlEngine"] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 class SqlEngine:
     """DuckDB over copies of the data folder's tables; ``run`` accepts only guarded SELECTs."""
+
+    @classmethod
+    def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> "SqlEngine":
+        """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
+        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, _signature(Path(data_folder)))
+        with _CACHE_LOCK:
+            engine = _CACHE.get(key)
+            if engine is None:
+                for old in [k for k in _CACHE if k[0] == key[0]]:
+                    _CACHE.pop(old)  # not closed: a caller may still hold it; freed when unused
+                engine = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
+                _CACHE[key] = engine
+            return engine
 
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None, memory_limit: str = "1GB",
                  include_ledger: bool = True, include_forecasts: bool = True):

@@ -188,8 +188,14 @@ def _clamp_limit(con, node: dict, limit: int) -> None:
 
 
 def _serialize(con, sql: str) -> dict:
-    raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-    tree = json.loads(raw)
+    import duckdb
+
+    try:
+        raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+        tree = json.loads(raw)
+    except (duckdb.Error, ValueError, RecursionError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise UnsafeSQL(f"The query could not be read as a single SELECT ({first}); write one SELECT statement.") from None
     if tree.get("error"):
         raise UnsafeSQL(f"The query could not be read as a single SELECT ({tree.get('error_message', 'parse error')}); write one SELECT statement.")
     return tree
@@ -208,7 +214,7 @@ def check_sql(sql: str, allowed_tables: set[str], max_length: int = 4000, limit:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0][:160]
+        first = re.sub(r'\s*Use "SET .*$', "", str(exc).strip().splitlines()[0])[:160].rstrip(". ")
         raise UnsafeSQL(f"The query is not valid SQL ({first}); write one SELECT statement.") from None
     if len(statements) == 0:
         raise UnsafeSQL("The query has no statement (only comments or semicolons); write one SELECT statement.")
@@ -225,15 +231,20 @@ def check_sql(sql: str, allowed_tables: set[str], max_length: int = 4000, limit:
     if len(stmts) != 1:
         raise UnsafeSQL("Only one statement is allowed; send a single SELECT.")
     node = stmts[0].get("node") or {}
-    walker = _Walker(set(allowed_tables))
-    walker.walk(stmts[0])
-    _clamp_limit(con, node, limit)
-    normalized = con.execute("SELECT json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
-    # The rewritten text must itself be one SELECT that passes the same walk (no parser round-trip surprises).
-    again = duckdb.extract_statements(normalized)
-    if len(again) != 1 or getattr(again[0].type, "name", "") != "SELECT":
-        raise UnsafeSQL("The query could not be normalized to one SELECT; simplify it.")
-    _Walker(set(allowed_tables)).walk(_serialize(con, normalized)["statements"][0])
+    try:
+        _Walker(set(allowed_tables)).walk(stmts[0])
+        _clamp_limit(con, node, limit)
+        normalized = con.execute("SELECT json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
+        # The rewritten text must itself be one SELECT that passes the same walk (no round-trip surprises).
+        again = duckdb.extract_statements(normalized)
+        if len(again) != 1 or getattr(again[0].type, "name", "") != "SELECT":
+            raise UnsafeSQL("The query could not be normalized to one SELECT; simplify it.")
+        _Walker(set(allowed_tables)).walk(_serialize(con, normalized)["statements"][0])
+    except RecursionError:
+        raise UnsafeSQL("The query is nested too deeply; write a simpler SELECT.") from None
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise UnsafeSQL(f"The query could not be normalized ({first}); write a simpler SELECT.") from None
     return normalized
 
 

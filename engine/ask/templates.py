@@ -1,0 +1,238 @@
+"""Vetted SQL for the most common numeric questions (English and Korean).
+
+A template is chosen from the question's entities (stores, products, period, top N) and keywords,
+and its SQL is built only from validated integers and ISO dates, so it can be trusted without a
+language model. Each still passes the guard when run. Templates:
+
+- ``oil_price``: WTI price on a day, or its average/min/max over a period
+- ``product_info``: lead time and price of products
+- ``ledger_orders``: confirmed order quantity (the order ledger, latest version per store and day)
+- ``customers``: customer visits of stores (total and average per day)
+- ``top_products`` / ``top_stores``: the N best-selling products or stores in a period
+- ``sales_by_store`` / ``sales_by_product``: units sold per store / per product
+- ``sales_by_day`` / ``sales_by_week`` / ``sales_by_month``: units sold per day/week/month
+- ``sales_average``: average units sold per day (days without a sales row count as 0)
+- ``sales_total``: units sold (total) of products at stores over a period
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from engine.ask.entities import Entities
+
+
+@dataclass
+class TemplateMatch:
+    name: str
+    sql: str
+    description: str
+
+
+_KW = {
+    "oil": ("oil", "wti", "crude", "유가", "기름값", "원유"),
+    "info": ("lead time", "leadtime", "lead-time", "price", "cost of", "리드타임", "리드 타임", "조달기간", "가격", "단가", "판매가"),
+    "ledger": ("order qty", "order quantity", "ordered", "purchase order", "confirmed order", "orders placed", "order total",
+               "order volume", "발주", "주문량", "주문 수량", "주문수량"),
+    "recommended": ("recommend", "권장", "추천"),
+    "customers": ("customer", "visit", "visitor", "traffic", "transactions", "footfall", "고객", "방문", "손님", "거래건수"),
+    "top": ("top", "best", "most", "highest", "largest", "biggest", "ranking", "rank", "leading",
+            "가장 많이", "제일 많이", "가장 많은", "제일 많은", "순위", "상위", "랭킹", "베스트", "1위"),
+    "store_word": ("store", "shop", "branch", "매장", "점포", "지점"),
+    "product_word": ("product", "item", "sku", "category", "상품", "제품", "품목"),
+    "by_store": ("by store", "per store", "each store", "every store", "for each store", "store by store", "매장별", "점포별", "지점별"),
+    "by_product": ("by product", "per product", "each product", "every product", "for each product", "product by product",
+                   "상품별", "제품별", "품목별"),
+    "by_day": ("by day", "daily", "per day", "each day", "day by day", "일별", "날짜별", "일자별", "매일"),
+    "by_week": ("by week", "weekly", "per week", "each week", "week by week", "주별", "주간", "주 단위", "주단위"),
+    "by_month": ("by month", "monthly", "per month", "each month", "month by month", "월별", "월간", "월 단위", "달별"),
+    "average": ("average", "avg", "mean", "typical", "평균"),
+    "explain": ("why", "explain", "reason", "how come", "what does", "what is a", "what is the meaning", "define", "definition",
+                "safety stock", "forecast", "model", "stockout", "service level", "recommend",
+                "왜", "이유", "설명", "의미", "뜻", "안전재고", "안전 재고", "예측", "모델", "결품", "품절", "서비스 수준", "권장", "추천"),
+    "sales": ("sell", "sold", "sale", "qty", "quantity", "units", "how many", "how much", "total", "sum", "demand",
+              "판매", "팔", "매출", "수량", "합계", "총", "얼마", "몇 개", "몇개"),
+}
+
+
+def _has(text: str, key: str) -> bool:
+    for word in _KW[key]:
+        if re.match(r"[a-z]", word):
+            if re.search(rf"(?<![a-z]){re.escape(word)}", text):
+                return True
+        elif word in text:
+            return True
+    return False
+
+
+def _ints(values) -> list[int]:
+    out = []
+    for v in values:
+        i = int(v)
+        if i < 0 or i > 10**9:
+            raise ValueError(f"the id {v} is out of range.")
+        out.append(i)
+    return out
+
+
+def _in(column: str, ids: list[int]) -> str:
+    ids = _ints(ids)
+    return f"{column} = {ids[0]}" if len(ids) == 1 else f"{column} IN ({', '.join(str(i) for i in ids)})"
+
+
+def _date(d: dt.date) -> str:
+    if not isinstance(d, dt.date):
+        raise ValueError("a period bound is not a date.")
+    return f"DATE '{dt.date(d.year, d.month, d.day).isoformat()}'"
+
+
+def _period(entities: Entities, ds) -> tuple[dt.date, dt.date, str]:
+    """The question's period clipped to the data (the whole data when none is named)."""
+    first, last = ds.start, ds.end
+    if entities.start is None or entities.end is None:
+        return first, last, f"the whole data ({first}..{last})"
+    start, end = max(entities.start, first), min(entities.end, last)
+    label = entities.period_label or f"{entities.start}..{entities.end}"
+    return start, end, label
+
+
+def _where(entities: Entities, start: dt.date, end: dt.date, store_col="Store_ID", product_col="Product_ID", date_col="Date",
+           stores=True, products=True) -> str:
+    parts = [f"{date_col} BETWEEN {_date(start)} AND {_date(end)}"]
+    if stores and entities.stores:
+        parts.append(_in(store_col, entities.stores))
+    if products and entities.products:
+        parts.append(_in(product_col, entities.products))
+    return " AND ".join(parts)
+
+
+def _who(entities: Entities, ds) -> str:
+    stores = f"store{'s' if len(entities.stores) > 1 else ''} {', '.join(map(str, entities.stores))}" if entities.stores else "all stores"
+    if entities.products:
+        names = []
+        for p in entities.products:
+            try:
+                names.append(f"product {p} ({ds.product(p)['SubCategory']})")
+            except KeyError:
+                names.append(f"product {p}")
+        products = ", ".join(names)
+    else:
+        products = "all products"
+    return f"{products} at {stores}"
+
+
+def _top_target(text: str, entities: Entities) -> str:
+    """'stores' or 'products': what a ranking question ranks."""
+    m = re.search(r"(?:top|best|most|highest|which|what|상위|가장|제일|어느|어떤|순위)[^.?!]{0,40}?(store|shop|branch|product|item|category|매장|점포|지점|상품|제품|품목)", text)
+    if m:
+        return "stores" if m.group(1) in ("store", "shop", "branch", "매장", "점포", "지점") else "products"
+    m = re.search(r"(stores|shops|branches|products|items|매장들|상품들)", text)
+    if m:
+        return "stores" if m.group(1) in ("stores", "shops", "branches", "매장들") else "products"
+    if entities.products and not entities.stores:
+        return "stores"
+    return "products"
+
+
+def match_template(question: str, entities: Entities, ds, tables: set[str] | None = None) -> TemplateMatch | None:
+    """Vetted SQL for ``question`` or None when no template fits (then text-to-SQL or retrieval answers).
+
+    ``tables``: the engine's tables (``SqlEngine.allowed_tables``; by default: whether the data folder's
+    ledger file exists); without ``order_lines`` a ledger question gets a query that says no order
+    has been confirmed yet.
+    """
+    text = f"{(question or '').lower()} \n {(entities.normalized or '').lower()}"
+    if tables is None and getattr(ds, "folder", ""):
+        from engine.ask.sql_engine import ledger_path
+
+        tables = {"order_lines"} if ledger_path(ds.folder).is_file() else set()
+    if entities.unknown_stores or entities.unknown_products:
+        return None  # the answer layer says which id is not in the data
+    start, end, label = _period(entities, ds)
+    if start > end:
+        return None
+
+    if _has(text, "oil"):
+        if entities.start is not None and entities.start == entities.end:
+            sql = f"SELECT Date, WTI_Price, WTI_Filled FROM oil_price WHERE Date = {_date(start)}"
+            return TemplateMatch("oil_price", sql, f"WTI oil price (USD per barrel) on {start} (WTI_Filled = carried forward from the last known price)")
+        sql = (f"SELECT round(avg(WTI_Price), 2) AS avg_price, min(WTI_Price) AS min_price, max(WTI_Price) AS max_price, "
+               f"count(*) AS days FROM oil_price WHERE Date BETWEEN {_date(start)} AND {_date(end)}")
+        return TemplateMatch("oil_price", sql, f"WTI oil price (USD per barrel) over {label}: average, lowest, highest")
+
+    if _has(text, "info") and entities.products and not _has(text, "customers"):
+        sql = f"SELECT Product_ID, SubCategory, Category, LeadTime, Price FROM products WHERE {_in('Product_ID', entities.products)} ORDER BY Product_ID"
+        return TemplateMatch("product_info", sql, "lead time (days from order to arrival) and price per unit from the products table")
+
+    if _has(text, "ledger"):
+        column = "recommended_qty" if _has(text, "recommended") else "final_qty"
+        if tables is not None and "order_lines" not in tables:
+            sql = "SELECT 0 AS confirmed_lines, CAST(NULL AS DOUBLE) AS total_qty"
+            return TemplateMatch("ledger_orders", sql, "no order has been confirmed yet (the order ledger is empty), so there are no order quantities")
+        where = _where(entities, start, end, "l.store_id", "l.product_id", "l.order_date")
+        sql = (
+            "WITH latest AS (SELECT store_id, order_date, max(version) AS version FROM order_lines GROUP BY store_id, order_date) "
+            f"SELECT sum(l.{column}) AS total_qty, count(*) AS confirmed_lines, count(DISTINCT l.order_date) AS order_days "
+            "FROM order_lines AS l JOIN latest USING (store_id, order_date, version) "
+            f"WHERE {where}"
+        )
+        what = "recommended" if column == "recommended_qty" else "confirmed (final)"
+        return TemplateMatch("ledger_orders", sql, f"{what} order quantity in the order ledger (latest confirmation per store and day) for {_who(entities, ds)}, {label}")
+
+    if _has(text, "customers"):
+        where = _where(entities, start, end, products=False)
+        sql = (f"SELECT sum(CustomerCount) AS total_customers, round(avg(CustomerCount), 1) AS avg_per_store_day, "
+               f"count(DISTINCT Date) AS days FROM orders WHERE {where}")
+        stores = f"store{'s' if len(entities.stores) > 1 else ''} {', '.join(map(str, entities.stores))}" if entities.stores else "all stores"
+        return TemplateMatch("customers", sql, f"customer visits (orders.CustomerCount) of {stores}, {label}: total and average per store-day")
+
+    if _has(text, "explain"):
+        return None  # "why ...", definitions, safety stock, forecasts: retrieval and the language model answer
+    if not (entities.stores or entities.products or entities.start or _has(text, "top")):
+        return None
+
+    if _has(text, "top"):
+        n = max(1, min(int(entities.top_n or 5), 50))
+        target = _top_target(text, entities)
+        if target == "stores":
+            where = _where(entities, start, end, stores=False)
+            sql = (f"SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE {where} "
+                   f"GROUP BY Store_ID ORDER BY total_qty DESC, Store_ID LIMIT {n}")
+            prods = f"product{'s' if len(entities.products) > 1 else ''} {', '.join(map(str, entities.products))}" if entities.products else "all products"
+            return TemplateMatch("top_stores", sql, f"top {n} stores by units sold of {prods}, {label}")
+        where = _where(entities, start, end, store_col="s.Store_ID", product_col="s.Product_ID", date_col="s.Date")
+        sql = (f"SELECT s.Product_ID, p.SubCategory, sum(s.Qty) AS total_qty FROM sales AS s JOIN products AS p ON p.Product_ID = s.Product_ID "
+               f"WHERE {where} GROUP BY s.Product_ID, p.SubCategory ORDER BY total_qty DESC, s.Product_ID LIMIT {n}")
+        stores = f"store{'s' if len(entities.stores) > 1 else ''} {', '.join(map(str, entities.stores))}" if entities.stores else "all stores"
+        return TemplateMatch("top_products", sql, f"top {n} products by units sold at {stores}, {label}")
+
+    if _has(text, "by_store") or _has(text, "by_product"):
+        if _has(text, "by_store"):
+            where = _where(entities, start, end)
+            sql = f"SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE {where} GROUP BY Store_ID ORDER BY Store_ID"
+            return TemplateMatch("sales_by_store", sql, f"units sold per store of {_who(entities, ds)}, {label}")
+        where = _where(entities, start, end, store_col="s.Store_ID", product_col="s.Product_ID", date_col="s.Date")
+        sql = (f"SELECT s.Product_ID, p.SubCategory, sum(s.Qty) AS total_qty FROM sales AS s JOIN products AS p ON p.Product_ID = s.Product_ID "
+               f"WHERE {where} GROUP BY s.Product_ID, p.SubCategory ORDER BY s.Product_ID")
+        return TemplateMatch("sales_by_product", sql, f"units sold per product of {_who(entities, ds)}, {label}")
+
+    where = _where(entities, start, end)
+    for key, unit in (("by_day", "day"), ("by_week", "week"), ("by_month", "month")):
+        if _has(text, key) and not (key == "by_day" and _has(text, "average")):
+            bucket = "Date" if unit == "day" else f"CAST(date_trunc('{unit}', Date) AS DATE)"
+            sql = f"SELECT {bucket} AS {unit}, sum(Qty) AS total_qty FROM sales WHERE {where} GROUP BY 1 ORDER BY 1"
+            note = " (weeks start on Monday)" if unit == "week" else ""
+            return TemplateMatch(f"sales_by_{unit}", sql, f"units sold per {unit}{note} of {_who(entities, ds)}, {label}")
+
+    if _has(text, "average"):
+        days = (end - start).days + 1
+        sql = (f"SELECT round(coalesce(sum(Qty), 0) / {days}, 2) AS avg_daily_qty, coalesce(sum(Qty), 0) AS total_qty, {days} AS days "
+               f"FROM sales WHERE {where}")
+        return TemplateMatch("sales_average", sql, f"average units sold per day (total / {days} days; days without sales count as 0) of {_who(entities, ds)}, {label}")
+
+    if _has(text, "sales") or entities.products or entities.stores:
+        sql = f"SELECT coalesce(sum(Qty), 0) AS total_qty, count(DISTINCT Date) AS days_with_sales FROM sales WHERE {where}"
+        return TemplateMatch("sales_total", sql, f"units sold (sum of sales.Qty) of {_who(entities, ds)}, {label}")
+    return None

@@ -1,0 +1,213 @@
+"""Documents for "Ask the data": the numbers in them are the data's numbers (checked with polars)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import polars as pl
+import pytest
+
+from engine.ask.documents import Document, build_documents, load_user_documents, split_document
+
+
+@pytest.fixture(scope="module")
+def docs(demo):
+    return {d.id: d for d in build_documents(demo)}
+
+
+def q(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def test_document_set_is_complete_and_sane(demo, docs):
+    kinds = {}
+    for d in docs.values():
+        kinds[d.metadata["source"]] = kinds.get(d.metadata["source"], 0) + 1
+        assert set(d.metadata) >= {"source", "store", "product", "period_start", "period_end"}
+        assert d.text.strip() and d.title.strip()
+    assert {f"store:{s}" for s in demo.store_ids} <= set(docs)
+    assert {f"product:{p}" for p in demo.product_ids} <= set(docs)
+    assert {"dictionary:kpi:inventory-value", "dictionary:kpi:turnover", "dictionary:kpi:lost-sales", "dictionary:kpi:fill-rate",
+            "dictionary:rule:daily-cycle", "dictionary:rule:order-up-to", "dictionary:rule:safety-stock-methods",
+            "dictionary:table:sales"} <= set(docs)
+    assert "(opening stock + closing stock) / 2 x 50%" in docs["dictionary:kpi:inventory-value"].text
+    assert "21:00" in docs["dictionary:rule:daily-cycle"].text and "22:00" in docs["dictionary:rule:daily-cycle"].text
+    assert 300 <= len(docs) <= 1000  # sane for the demo chain (54 stores x 24 products)
+    assert kinds["store"] == len(demo.store_ids) and kinds["product"] == len(demo.product_ids)
+
+
+def test_store_card_numbers(demo, docs):
+    valued = demo.sales.join(demo.products.select("Product_ID", "Price"), on="Product_ID").with_columns((pl.col("Qty") * pl.col("Price")).alias("Value"))
+    per_store = valued.group_by("Store_ID").agg(pl.col("Qty").sum(), pl.col("Value").sum()).sort("Value", descending=True)
+    top = per_store.row(0, named=True)
+    assert top["Store_ID"] == 44  # the demo's top store
+    card = docs["store:44"]
+    assert f"rank 1 of {len(demo.store_ids)} stores" in card.text
+    assert f"${top['Value']:,.2f}" in card.text and q(top["Qty"]) in card.text
+    customers = demo.orders.filter(pl.col("Store_ID") == 44)["CustomerCount"].sum()
+    assert q(customers) in card.text
+    city = demo.store(44)["City"]
+    neighbours = demo.stores.filter((pl.col("City") == city) & (pl.col("Store_ID") != 44))["Store_ID"].to_list()
+    assert f"Neighbours in {city}: " + ", ".join(f"store {n}" for n in sorted(neighbours)) + "." in card.text
+    assert card.metadata["store"] == 44 and card.metadata["product"] is None
+
+
+def test_product_card_numbers(demo, docs):
+    card = docs["product:3"]
+    units = demo.sales.filter(pl.col("Product_ID") == 3)["Qty"].sum()
+    assert f"Lead time: {demo.lead_time(3)} days" in card.text and demo.lead_time(3) == 2
+    assert f"${demo.price(3):,.2f} per unit" in card.text
+    assert f"{q(units)} units" in card.text
+    assert card.metadata["product"] == 3
+
+
+def test_year_summary_monthly_totals_and_notable_days(demo, docs):
+    doc = docs["summary:store:44:2016"]
+    s44 = demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Date").dt.year() == 2016))
+    monthly = s44.group_by(pl.col("Date").dt.month().alias("m")).agg(pl.col("Qty").sum()).sort("m")
+    assert monthly.height == 12
+    for m, units in monthly.iter_rows():
+        assert f"(2016-{m:02d}): {q(units)} units" in doc.text
+    daily = s44.group_by("Date").agg(pl.col("Qty").sum()).sort("Qty", "Date", descending=[True, False])
+    best = daily.row(0, named=True)
+    assert f"best day: {best['Date']}" in doc.text and f"with {q(best['Qty'])} units" in doc.text
+    assert f"{q(s44['Qty'].sum())} units" in doc.text
+    units_2015 = demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Date").dt.year() == 2015))["Qty"].sum()
+    assert f"{100 * (s44['Qty'].sum() / units_2015 - 1):+.1f}% vs 2015" in doc.text
+    assert "Christmas Day 2016-12-25: 0 units" in doc.text  # closed
+    assert (doc.metadata["period_start"], doc.metadata["period_end"]) == ("2016-01-01", "2016-12-31")
+    # the partial last year compares with the same days of the year before, not the whole year
+    part = docs["summary:store:44:2017"]
+    a = demo.sales.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(dt.date(2017, 1, 1), demo.end))["Qty"].sum()
+    b = demo.sales.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(dt.date(2016, 1, 1), demo.end.replace(year=2016)))["Qty"].sum()
+    assert f"{100 * (a / b - 1):+.1f}% vs the same days of 2016" in part.text
+
+
+def test_store_product_weekly_totals_and_zero_days(demo, docs):
+    doc = docs["summary:store-product:44:3"]
+    rows = demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3))
+    last_week = rows.filter(pl.col("Date") > demo.end - dt.timedelta(days=7))["Qty"].sum()
+    assert f"- week {demo.end - dt.timedelta(days=6)} to {demo.end}: {q(last_week)} units" in doc.text
+    all_days = (demo.end - rows["Date"].min()).days + 1
+    zero = all_days - rows.filter(pl.col("Qty") > 0)["Date"].n_unique()
+    assert f"days with no sales: {zero} (" in doc.text
+    assert doc.metadata["store"] == 44 and doc.metadata["product"] == 3
+
+
+def test_recent_summary_trend_matches_the_data(demo, docs):
+    doc = docs["summary:product:12:recent"]
+    chain = demo.sales.filter(pl.col("Product_ID") == 12)
+    start = demo.end - dt.timedelta(days=7 * 13 - 1)
+    recent = chain.filter(pl.col("Date") >= start)["Qty"].sum()
+    prev = chain.filter(pl.col("Date").is_between(start - dt.timedelta(days=91), start - dt.timedelta(days=1)))["Qty"].sum()
+    assert f"{q(recent)} units; {100 * (recent / prev - 1):+.1f}% vs the 13 weeks before ({q(prev)} units)" in doc.text
+
+
+def test_forecast_and_ledger_documents_from_the_state_folder(demo, tmp_path):
+    from engine.forecasting.store import ModelStore
+
+    state = tmp_path / "state"
+    store = ModelStore(state / "models")
+    for name, score in (("seasonal_naive", 0.21), ("gboost", 0.14), ("holt_winters", 0.18)):
+        store.save(f"s44_p3_{name}_2017-03-01_x", {"fitted": name}, {
+            "model": name, "params": {}, "store": 44, "product": 3, "horizons": [1, 2], "train_end": "2017-03-01",
+            "cv": {"name": name, "params": {}, "score": score, "metrics": {"wape": score, "mase": 0.9}}, "fit_seconds": 0.5,
+            "created": "2026-11-24T10:00:00+00:00"})
+    con = sqlite3.connect(state / "ledger.sqlite")
+    con.executescript("""
+    CREATE TABLE confirmations (confirmation_id TEXT PRIMARY KEY, client_token TEXT UNIQUE NOT NULL, store_id INTEGER NOT NULL,
+      order_date TEXT NOT NULL, version INTEGER NOT NULL, confirmed_at TEXT NOT NULL, confirmed_by TEXT, UNIQUE(store_id, order_date, version));
+    CREATE TABLE order_lines (confirmation_id TEXT NOT NULL REFERENCES confirmations, store_id INTEGER NOT NULL, order_date TEXT NOT NULL,
+      version INTEGER NOT NULL, product_id INTEGER NOT NULL, recommended_qty REAL NOT NULL, final_qty REAL NOT NULL, reason TEXT,
+      confirmed_at TEXT NOT NULL, PRIMARY KEY (confirmation_id, product_id));
+    INSERT INTO confirmations VALUES ('c1', 't1', 44, '2017-03-30', 1, '2017-03-30T22:01:00', 'kim');
+    INSERT INTO confirmations VALUES ('c2', 't2', 44, '2017-03-30', 2, '2017-03-30T22:05:00', 'lee');
+    INSERT INTO order_lines VALUES ('c1', 44, '2017-03-30', 1, 3, 3200, 3200, 'forecast', '2017-03-30T22:01:00');
+    INSERT INTO order_lines VALUES ('c2', 44, '2017-03-30', 2, 3, 3200, 3600, 'promotion', '2017-03-30T22:05:00');
+    INSERT INTO order_lines VALUES ('c2', 44, '2017-03-30', 2, 12, 9000, 9000, 'forecast', '2017-03-30T22:05:00');
+    """)
+    con.commit()
+    con.close()
+    before = (state / "ledger.sqlite").read_bytes()
+    docs = {d.id: d for d in build_documents(demo, state)}
+    report = docs["forecast:44:3:2017-03-01"]
+    assert "Best model by cross-validated WAPE: gboost (WAPE 14.0%)" in report.text
+    assert report.text.index("gboost params") < report.text.index("holt_winters params") < report.text.index("seasonal_naive params")
+    day = docs["ledger:44:2017-03-30"]
+    assert "version 2" in day.text and "by lee" in day.text and "final 12,600 units" in day.text
+    assert "recommended 3,200, final 3,600 (promotion)" in day.text
+    summary = docs["ledger:44"]
+    assert "1 order dates" in summary.text and "2 confirmations" in summary.text and "1 lines changed" in summary.text
+    assert (state / "ledger.sqlite").read_bytes() == before  # read-only
+
+
+def make_pdf(text: str) -> bytes:
+    """A one-page PDF with a text layer, with a correct cross-reference table."""
+    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_user_documents_txt_md_pdf_and_clear_errors(tmp_path):
+    (tmp_path / "notes.txt").write_text("해운대점은 4월에 리모델링합니다.\nStore 44 runs a promotion.", encoding="utf-8")
+    (tmp_path / "plan.md").write_text("# Plan\n\n- order more snacks\n", encoding="utf-8")
+    (tmp_path / "promo.pdf").write_bytes(make_pdf("Promotion plan for store 44 in April"))
+    docs = load_user_documents([tmp_path / "notes.txt", tmp_path / "plan.md", tmp_path / "promo.pdf"])
+    by_id = {d.id: d for d in docs}
+    assert "해운대점은 4월에" in by_id["upload:notes.txt"].text
+    assert "order more snacks" in by_id["upload:plan.md"].text
+    assert "Promotion plan for store 44 in April" in by_id["upload:promo.pdf"].text
+    assert all(d.metadata["source"] == "upload" for d in docs)
+
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (tmp_path / "sheet.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match=r"^broken\.pdf could not be read as a PDF"):
+        load_user_documents([tmp_path / "broken.pdf"])
+    errors: list[str] = []
+    ok = load_user_documents([tmp_path / "sheet.docx", tmp_path / "broken.pdf", tmp_path / "plan.md"], errors=errors)
+    assert [d.id for d in ok] == ["upload:plan.md"]
+    assert errors[0] == "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."
+    assert errors[1].startswith("broken.pdf") and errors[1].count(".") >= 1 and "\n" not in errors[1]
+
+
+def test_uploads_folder_is_part_of_the_documents(demo, tmp_path):
+    up = tmp_path / "state" / "uploads"
+    up.mkdir(parents=True)
+    (up / "memo.md").write_text("Store 7 gets a new freezer in May.", encoding="utf-8")
+    docs = {d.id: d for d in build_documents(demo, tmp_path / "state")}
+    assert "new freezer" in docs["upload:memo.md"].text
+
+
+def test_split_document_keeps_metadata_and_every_line():
+    lines = [f"- line {i}: " + "x" * 80 for i in range(60)]
+    doc = Document("summary:store:1:2016", "Summary 2016: store 1", "\n".join(lines),
+                   {"source": "summary", "store": 1, "product": None, "period_start": "2016-01-01", "period_end": "2016-12-31"})
+    chunks = split_document(doc, max_chars=1000)
+    assert len(chunks) > 1
+    assert [c.id for c in chunks] == [f"summary:store:1:2016#{i}" for i in range(len(chunks))]
+    for i, c in enumerate(chunks):
+        assert c.metadata["doc_id"] == doc.id and c.metadata["chunk"] == i and c.metadata["store"] == 1
+        assert len(c.text) <= 1000 + len(doc.title) + 20
+        if i:
+            assert c.text.startswith("Summary 2016: store 1 (continued)")
+    joined = "\n".join(c.text for c in chunks)
+    assert all(line in joined for line in lines)
+    long = Document("x", "T", "word " * 1000, {"source": "upload"})
+    assert all(len(c.text) <= 1030 for c in split_document(long, 1000))

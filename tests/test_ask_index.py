@@ -1,0 +1,145 @@
+"""The Chroma index: incremental updates (only changed documents are embedded), status, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.ask.documents import Document
+
+
+def make_docs(n: int = 6) -> list[Document]:
+    docs = []
+    for i in range(n):
+        docs.append(Document(f"note:{i}", f"Note {i}: store {40 + i}", f"Store {40 + i} sells {100 * (i + 1)} units of product 3 per day.",
+                             {"source": "store", "store": 40 + i, "product": None, "period_start": None, "period_end": None}))
+    docs.append(Document("dictionary:kpi:fill-rate", "KPI: fill rate (충족률)", "Fill rate = units sold / units demanded.",
+                         {"source": "dictionary", "store": None, "product": None, "period_start": None, "period_end": None}))
+    return docs
+
+
+@pytest.fixture
+def counted_embeddings(monkeypatch):
+    """Counts the passages that really get embedded."""
+    import engine.ask.embeddings as emb
+
+    calls: list[str] = []
+    real = emb.embed_passages
+
+    def counting(texts, *args, **kwargs):
+        calls.extend(texts)
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(emb, "embed_passages", counting)
+    return calls
+
+
+def test_incremental_update_embeds_only_what_changed(demo_dir, tmp_path, counted_embeddings):
+    from engine.ask.index import AskIndex
+
+    index = AskIndex.open(demo_dir, path=tmp_path / "index")
+    assert AskIndex.open(demo_dir, path=tmp_path / "index") is index  # one per process and path
+    docs = make_docs()
+    seen = []
+    first = index.update(docs, progress=lambda done, total, msg: seen.append((done, total)), data_fingerprint="abc")
+    assert (first["added"], first["updated"], first["removed"], first["unchanged"]) == (7, 0, 0, 0)
+    assert seen[-1] == (7, 7) and seen[0] == (0, 7)
+    assert len(counted_embeddings) == 7
+    st = index.status()
+    assert st["documents"] == 7 and st["chunks"] == 7 and st["data_fingerprint"] == "abc" and st["updated_at"]
+
+    counted_embeddings.clear()
+    second = index.update(make_docs())
+    assert (second["added"], second["updated"], second["removed"], second["unchanged"]) == (0, 0, 0, 7)
+    assert counted_embeddings == []
+
+    changed = make_docs()
+    changed[2].text = "Store 42 now sells 999 units of product 3 per day."
+    third = index.update(changed)
+    assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (0, 1, 0, 6)
+    assert counted_embeddings == ["Note 2: store 42"]  # data documents embed their title only
+    texts = {cid: text for cid, text, _ in index.chunks()}
+    assert texts["note:2#0"] == "Store 42 now sells 999 units of product 3 per day."
+
+    fourth = index.update(changed[:1] + changed[2:])
+    assert (fourth["added"], fourth["updated"], fourth["removed"], fourth["unchanged"]) == (0, 0, 1, 6)
+    assert "note:1#0" not in {cid for cid, _, _ in index.chunks()}
+    assert index.status()["documents"] == 6 and index.status()["chunks"] == 6
+
+    # a fresh process (cleared caches) sees the same persistent index
+    import engine.ask.index as ix
+
+    ix._indexes.clear()
+    again = AskIndex.open(demo_dir, path=tmp_path / "index")
+    assert again is not index and again.status()["documents"] == 6
+    assert again.update(changed[:1] + changed[2:])["unchanged"] == 6
+
+
+def test_stored_metadata_and_dense_query(demo_dir, tmp_path):
+    from engine.ask.embeddings import embed_query
+    from engine.ask.index import AskIndex
+
+    index = AskIndex.open(demo_dir, path=tmp_path / "index2")
+    index.update(make_docs())
+    meta = {cid: m for cid, _, m in index.chunks()}
+    assert meta["note:0#0"]["store"] == 40 and meta["note:0#0"]["product"] == -1 and meta["note:0#0"]["doc_id"] == "note:0"
+    hits = index.query(embed_query("충족률이 뭐야?"), 3)
+    assert hits[0][0] == "dictionary:kpi:fill-rate#0" and 0 < hits[0][1] <= 1.0001
+    only_41 = index.query(embed_query("store sales"), 10, where={"store": {"$in": [41, -1]}})
+    assert {cid for cid, _ in only_41} == {"note:1#0", "dictionary:kpi:fill-rate#0"}
+
+
+def test_duplicate_ids_are_refused_with_a_sentence(demo_dir, tmp_path):
+    from engine.ask.index import AskIndex
+
+    index = AskIndex.open(demo_dir, path=tmp_path / "index3")
+    docs = make_docs(2)
+    with pytest.raises(ValueError, match="two documents have the id note:0"):
+        index.update(docs + docs[:1])
+    assert index.status()["chunks"] == 0  # nothing written
+
+
+def test_index_command_prints_counts_and_json(fresh_data, monkeypatch, capsys):
+    """The CLI over a small document set (the full demo build is measured in the README)."""
+    import engine.ask.documents as documents
+    from engine.cli import main
+
+    monkeypatch.setattr(documents, "build_documents", lambda ds, state=None, errors=None: make_docs())
+    assert main(["index", "--data", str(fresh_data)]) == 0
+    out, err = capsys.readouterr()
+    assert "7 documents (7 chunks)" in out and "7 added, 0 updated, 0 removed, 0 unchanged" in out
+    assert "7/7" in err and "[" in err  # the progress bar went to stderr
+    assert (fresh_data.parent / "state" / "index").is_dir()
+    assert main(["index", "--data", str(fresh_data), "--json", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert (result["added"], result["unchanged"], result["documents"]) == (0, 7, 7)
+    assert result["status"]["documents"] == 7 and result["status"]["data_fingerprint"]
+    assert err == ""
+
+
+def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):
+    from engine.ask.index import AskIndex
+
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", "eighty")
+    with pytest.raises(ValueError, match="CHROMA_PORT='eighty' is not a port number"):
+        AskIndex.open(demo_dir)
+
+
+def test_embeddings_adapter_is_a_llamaindex_embedding():
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from engine.ask.embeddings import E5Embedding, embed_passages, embed_query
+
+    e = E5Embedding()
+    assert isinstance(e, BaseEmbedding)
+    q = np.array(e.get_query_embedding("3번 상품 리드타임"))
+    p = np.array(e.get_text_embedding_batch(["Product 3 lead time: 2 days", "Store 44 is in New York"]))
+    assert q.shape == (384,) and p.shape == (2, 384)
+    assert abs(np.linalg.norm(q) - 1) < 1e-3
+    assert (p @ q)[0] > (p @ q)[1]  # Korean question, English passage
+    # the query prefix matters: the same text as a passage gives another vector
+    assert not np.allclose(embed_query("lead time"), embed_passages(["lead time"])[0])

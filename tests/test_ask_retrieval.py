@@ -1,0 +1,128 @@
+"""Retrieval: Korean-aware tokens, BM25, and hit@5 on a fixed question set over the demo chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.ask.retrieval import BM25, retrieve, simple_entities
+from engine.ask.tokenize import tokenize
+
+SUBSET_STORES = {7, 15, 20, 44}
+SUBSET_PRODUCTS = {3, 12, 22, 42}
+
+
+def in_subset(doc) -> bool:
+    """Every definition and card (the distractors), summaries only for a few stores and products."""
+    m = doc.metadata
+    if m["source"] != "summary":
+        return True
+    if m["store"] is not None and m["product"] is not None:
+        return m["store"] == 44
+    return m["store"] in SUBSET_STORES or m["product"] in SUBSET_PRODUCTS
+
+
+@pytest.fixture(scope="module")
+def ask_index(demo, demo_dir, tmp_path_factory):
+    """An index of a subset of the demo documents (about 170 of 605), built once for this module."""
+    from engine.ask.documents import build_documents
+    from engine.ask.index import AskIndex
+
+    docs = [d for d in build_documents(demo) if in_subset(d)]
+    index = AskIndex.open(demo_dir, path=tmp_path_factory.mktemp("ask-index"))
+    counts = index.update(docs)
+    assert counts["added"] == len(docs) and index.status()["documents"] == len(docs)
+    return index
+
+
+# (question, acceptable document ids). Written from what each document is about, not from output.
+QUESTIONS = [
+    ("What is the lead time of product 3?", {"product:3"}),
+    ("3번 상품의 리드타임은 며칠이야?", {"product:3"}),
+    ("How is the average daily inventory value calculated?", {"dictionary:kpi:inventory-value"}),
+    ("재고 회전율은 어떻게 계산해?", {"dictionary:kpi:turnover"}),
+    ("What does fill rate mean?", {"dictionary:kpi:fill-rate"}),
+    ("결품으로 인한 판매 손실이란?", {"dictionary:kpi:lost-sales"}),
+    ("Why is the safety stock of product 42 so high?", {"dictionary:kpi:safety-stock", "dictionary:rule:safety-stock-methods"}),
+    ("When do stores close and when is the order placed?", {"dictionary:rule:daily-cycle"}),
+    ("매장은 몇 시에 문을 닫고 발주는 언제 해?", {"dictionary:rule:daily-cycle"}),
+    ("How is the recommended order quantity calculated?", {"dictionary:rule:order-up-to"}),
+    ("What columns does the orders table have?", {"dictionary:table:orders"}),
+    ("Which city is store 44 in?", {"store:44"}),
+    ("44번 매장은 어느 도시에 있어?", {"store:44"}),
+    ("Which stores are neighbours of store 20?", {"store:20"}),
+    ("How did store 44 sell in 2016?", {"summary:store:44:2016"}),
+    ("2015년 15번 매장 월별 판매량", {"summary:store:15:2015"}),
+    ("Sales trend of store 7 in the last 13 weeks", {"summary:store:7:recent"}),
+    ("최근 13주 12번 상품 판매 추세", {"summary:product:12:recent"}),
+    ("What was the best day of product 42 in 2016 in the whole chain?", {"summary:product:42:2016"}),
+    ("Weekday pattern of product 22", {"product:22"}),
+    ("Monthly totals of product 3 at store 44 in the last 12 months", {"summary:store-product:44:3"}),
+    ("44번 매장 42번 상품 주간 판매량", {"summary:store-product:44:42"}),
+    ("Which forecasting models are available?", {"dictionary:rule:forecasting"}),
+    ("How many stores does the chain have?", {"chain"}),
+    ("What is the price of snacks?", {"product:42"}),
+    ("음료 상품의 가격은?", {"product:3"}),
+    ("Sales of store 44 on Black Friday 2015", {"summary:store:44:2015"}),
+    ("What is WAPE?", {"dictionary:kpi:forecast-error"}),
+]
+
+
+def test_korean_tokens_keep_matching_with_particles():
+    assert tokenize("해운대점") == ["해운", "운대", "대점"]
+    with_particle = tokenize("해운대점은")
+    assert set(tokenize("해운대점")) <= set(with_particle)
+    assert tokenize("Store_44 sold 1,250 units of GROCERY I in 2017-03") == ["store", "44", "sold", "1", "250", "units", "grocery", "2017", "03"]
+    assert tokenize("상") == ["상"]
+
+
+def test_bm25_finds_the_korean_store_despite_particles():
+    docs = ["해운대점 매출 요약: 3월 판매량", "서면점 매출 요약: 3월 판매량", "Store 44 sales summary for March"]
+    bm = BM25([tokenize(d) for d in docs])
+    scores = bm.scores(tokenize("해운대점은 3월에 얼마나 팔았어?"))
+    assert scores.argmax() == 0
+    assert scores[0] > scores[1] > 0  # the shared words still count, the store name decides
+    whitespace = BM25([d.split() for d in docs]).scores("해운대점은 3월에 얼마나 팔았어?".split())
+    assert whitespace[0] == 0  # plain whitespace tokens would have missed it
+
+
+def test_simple_entities_reads_korean_and_english_names():
+    e = simple_entities("2017년 3월 44번 매장 12번 상품 판매량")
+    assert (e.stores, e.products, str(e.start), str(e.end), e.language) == ([44], [12], "2017-03-01", "2017-03-31", "ko")
+    e = simple_entities("What did store 7 sell of products 3 in 2016?")
+    assert (e.stores, e.products, str(e.start), str(e.end)) == ([7], [3], "2016-01-01", "2016-12-31")
+    assert simple_entities("what is fill rate").stores == []
+
+
+def test_hit_at_5_on_the_question_set(ask_index):
+    misses = []
+    for question, expected in QUESTIONS:
+        ids = [p.id for p in retrieve(ask_index, question, top_k=5)]
+        if not expected & set(ids):
+            misses.append((question, ids))
+    hit = 1 - len(misses) / len(QUESTIONS)
+    assert len(QUESTIONS) >= 20
+    assert hit >= 0.9, f"hit@5 = {hit:.2f}; misses: {misses}"
+
+
+def test_filters_keep_other_stores_out_and_passages_carry_metadata(ask_index):
+    passages = retrieve(ask_index, "What did store 44 sell of product 3 in 2016?", top_k=8)
+    assert passages and len(passages) <= 8
+    for p in passages:
+        assert p.metadata["store"] in (None, 44)
+        assert p.metadata["product"] in (None, 3)
+        if p.metadata["period_end"]:
+            assert p.metadata["period_end"] >= "2016-01-01"
+        assert p.text and p.title and p.metadata["chunk_id"].startswith(p.id + "#")
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    # an entities object from the caller wins over the question's own words
+    from engine.ask.retrieval import SimpleEntities
+
+    only_15 = retrieve(ask_index, "monthly sales in 2015", entities=SimpleEntities(stores=[15]), top_k=5)
+    assert all(p.metadata["store"] in (None, 15) for p in only_15)
+    assert "summary:store:15:2015" in [p.id for p in only_15]
+
+
+def test_empty_question_and_unknown_store_fall_back(ask_index):
+    assert retrieve(ask_index, "   ") == []
+    passages = retrieve(ask_index, "What is the lead time of product 3 at store 999?")
+    assert "product:3" in [p.id for p in passages]
