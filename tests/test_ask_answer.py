@@ -74,10 +74,10 @@ def test_format_and_number_check():
 
 def test_result_sentence_quotes_the_rows_in_both_languages():
     rows = [{"total_qty": 40954}]
-    assert result_sentence("Units of product 3 at store 44 in 2017-03", ["total_qty"], rows, "en") \
+    assert result_sentence("units of product 3 at store 44 in 2017-03", ["total_qty"], rows, "en") \
         == "Units of product 3 at store 44 in 2017-03: **40,954**"
-    ko = result_sentence("Units of product 3", ["total_qty"], rows, "ko")
-    assert "40,954" in ko and HANGUL.search(ko)
+    ko = result_sentence("3번 상품 판매량", ["total_qty", "days_with_sales"], [{"total_qty": 40954, "days_with_sales": 27}], "ko")
+    assert ko == "3번 상품 판매량: 판매량 합계 **40,954**, 판매일 수 **27**"
     many = result_sentence("Top stores", ["Store_ID", "qty"], [{"Store_ID": i, "qty": 100 - i} for i in range(15)], "en")
     assert "1. Store ID 0, qty 100" in many and "and 5 more rows" in many
 
@@ -96,7 +96,7 @@ def test_numeric_answers_equal_polars(data, demo, question, store, product, star
     assert a.sql and a.sql.lstrip().upper().startswith(("SELECT", "WITH"))
     assert expected in [v for row in a.rows for v in row.values()]
     assert format_value(expected) in a.answer
-    assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, question))
+    assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, question, a.sql))
     assert a.language == language
     assert bool(HANGUL.search(a.answer)) == (language == "ko")
     assert a.backend == "none" and a.model is None
@@ -123,32 +123,35 @@ def test_stream_yields_text_then_the_answer(data):
 
 
 def test_model_phrasing_with_a_wrong_number_is_replaced(data, demo):
-    """Text-to-SQL path: the model's SQL runs through the guard; its sentence states a wrong total -> not shown."""
-    truth = int(demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3))["Qty"].max())
-    llm = ScriptedLLM("```sql\nSELECT MAX(Qty) AS max_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3\n```",
-                      "The biggest day of store 44 for product 3 was 999,999 units.")
-    a = ask("What was the largest quantity of product 3 sold by store 44 on a single day?", data, backend=llm, use_cache=False)
-    assert a.route == "sql" and a.template is None and "MAX(Qty)" in a.sql
-    assert "999,999" not in a.answer and "999999" not in a.answer
-    assert format_value(truth) in a.answer
+    """Text-to-SQL path: the model's SQL runs through the guard; its sentence states a wrong count -> not shown."""
+    truth = demo.stores.filter(pl.col("State") == "TX").height
+    question = "How many stores are in Texas?"
+    llm = ScriptedLLM("```sql\nSELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'\n```",
+                      "There are 99 K-Mart stores in Texas.")
+    a = ask(question, data, backend=llm, use_cache=False)
+    assert a.route == "sql" and a.template is None and "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
+    assert a.rows == [{"stores": truth}]
+    assert "99" not in a.answer
+    assert f"**{truth}**" in a.answer
     # the same with a phrasing that uses the right number: kept (with the code sentence under it)
-    llm = ScriptedLLM("SELECT MAX(Qty) AS max_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3",
-                      f"Store 44's best day for product 3 sold {format_value(truth)} units.")
-    a = ask("What was the largest quantity of product 3 sold by store 44 on a single day?", data, backend=llm, use_cache=False)
-    assert a.answer.startswith(f"Store 44's best day for product 3 sold {format_value(truth)} units.")
+    llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", f"Texas has {truth} stores.")
+    a = ask(question, data, backend=llm, use_cache=False)
+    assert a.answer.startswith(f"Texas has {truth} stores.") and f"**{truth}**" in a.answer
+    # the schema went into the text-to-SQL prompt
+    assert "stores(" in llm.prompts[0][0]["content"]
 
 
 def test_unsafe_sql_from_the_model_is_refused(data):
-    llm = ScriptedLLM("DELETE FROM sales", "DROP TABLE sales; SELECT 1")
+    llm = ScriptedLLM("DELETE FROM sales", "SELECT * FROM read_csv_auto('/etc/passwd')")
     before = {p.name: p.read_bytes() for p in data.iterdir()}
-    a = ask("What was the largest quantity of product 3 sold by store 44 on a single day?", data, backend=llm, use_cache=False)
+    a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
     assert a.sql is None and a.rows == []
     assert any("refused" in n or "failed" in n for n in a.notes)
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
 
 
 def test_no_model_and_no_template_says_so(data):
-    a = ask("What was the largest quantity of product 3 sold by store 44 on a single day?", data, backend="none", use_cache=False)
+    a = ask("How many stores are in Texas?", data, backend="none", use_cache=False)
     assert a.sql is None and a.rows == []
     assert any("Without a language model" in n for n in a.notes)
     assert a.answer.startswith("No language model is used") or "No passage" in a.answer
@@ -207,12 +210,12 @@ def test_local_qwen_answers_in_the_question_language_with_checked_numbers(data, 
     ko = ask("발주량은 어떻게 계산하나요?", data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
     assert ko.route == "rag" and HANGUL.search(ko.answer)
     # text-to-SQL by the model: the number shown is the polars one, or none at all (never a wrong one)
-    truth = int(demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3))["Qty"].max())
-    q = "What was the largest quantity of product 3 sold by store 44 on a single day?"
+    truth = demo.stores.filter(pl.col("State") == "TX").height
+    q = "How many stores are in Texas?"
     a = ask(q, data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
+    assert a.backend == "local" and a.model == "qwen2.5-coder-0.5b" and a.template is None
     if a.rows:
-        assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, q))
+        assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, q, a.sql))
+        assert a.rows == [{k: truth for k in a.rows[0]}], a.sql
     else:
         assert a.notes
-    assert a.backend == "local" and a.model == "qwen2.5-coder-0.5b"
-    _ = truth

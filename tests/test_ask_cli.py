@@ -72,7 +72,7 @@ def test_openai_key_from_the_environment_is_never_printed(data):
     env = {"KMART_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "KMART_OPENAI_MODEL": "m",
            "KMART_OPENAI_API_KEY": SECRET, "KMART_OPENAI_TIMEOUT": "5"}
     out = engine("ask", "--data", str(data), "--backend", "openai", "--json",
-                 "What was the largest quantity of product 3 sold by store 44 on a single day?", env=env)
+                 "How many stores are in Texas?", env=env)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert any("cannot be reached" in n for n in answer["notes"])

@@ -33,6 +33,10 @@ from engine.ask.backends import BackendError, make_backend
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
 EXPLAIN = re.compile(r"\b(why|explain|reason|how come)\b|왜|이유|설명|원인", re.I)
+# "how is X calculated", "what does X mean", "어떻게 계산하나요": a method or a meaning, not a number
+METHOD = re.compile(r"\bhow (?:is|are|do|does|did|was|were)\b.*\b(?:calculat|comput|determin|decid|chos|work|made|set)"
+                    r"|\bwhat (?:does|do|is meant)\b.*\bmean|\bdefin|어떻게|무엇인|뭔가요|뭐예요|의미|뜻", re.I)
+HOW_MUCH = re.compile(r"how many|how much|얼마|몇", re.I)
 NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 
 
@@ -137,7 +141,37 @@ COLUMN_WORDS_KO = {
     "customercount": "고객 수", "final_qty": "발주량", "total_final_qty": "발주량 합계", "recommended_qty": "추천 발주량",
     "revenue": "매출", "sales": "매출", "store_id": "매장", "product_id": "상품", "date": "날짜", "days": "일수",
     "leadtime": "리드타임", "lead_time": "리드타임", "price": "가격", "city": "도시", "state": "주",
+    "days_with_sales": "판매일 수", "total_customers": "고객 수 합계", "avg_per_store_day": "매장·일 평균",
+    "avg_daily_qty": "일평균 판매량", "avg_price": "평균 가격", "min_price": "최저 가격", "max_price": "최고 가격",
+    "days": "일수", "order_days": "발주일 수", "confirmed_lines": "확정된 발주 줄 수", "version": "버전",
+    "subcategory": "상품명", "wti_price": "유가",
 }
+KO_TEMPLATE = {
+    "sales_total": "판매량 합계", "sales_average": "일평균 판매량", "customers": "고객 수", "top_stores": "판매량 상위 매장",
+    "top_products": "판매량 상위 상품", "product_info": "리드타임(일)과 단가", "oil_price": "WTI 유가 (USD/배럴)",
+    "ledger_orders": "발주 원장의 발주량", "sales_by_store": "매장별 판매량", "sales_by_product": "상품별 판매량",
+    "sales_by_day": "일별 판매량", "sales_by_week": "주별 판매량", "sales_by_month": "월별 판매량",
+}
+
+
+def korean_description(template: str | None, entities, ds, fallback: str) -> str:
+    """A Korean heading for a template result, from the entities (numbers and dates as in the SQL)."""
+    what = KO_TEMPLATE.get(template or "")
+    if what is None:
+        return fallback
+    parts = []
+    for p in entities.products or []:
+        try:
+            parts.append(f"{p}번 상품({ds.product(p)['SubCategory']})")
+        except KeyError:
+            parts.append(f"{p}번 상품")
+    if entities.stores:
+        parts.append(", ".join(f"{s}번 매장" for s in entities.stores))
+    elif template not in ("product_info", "oil_price"):
+        parts.append("전체 매장")
+    if entities.start and entities.end:
+        parts.append(f"{entities.start}~{entities.end}")
+    return (" · ".join(parts) + " — " if parts else "") + what
 
 
 def _column_label(column: str, language: str) -> str:
@@ -149,7 +183,7 @@ def _column_label(column: str, language: str) -> str:
 def result_sentence(description: str, columns: list[str], rows: list[dict], language: str, truncated: bool = False) -> str:
     """The plain answer quoting a SQL result, written by code (numbers formatted from the rows)."""
     ko = language == "ko"
-    head = f"{description} — 결과" if ko else description
+    head = description[:1].upper() + description[1:]
     if not rows:
         return f"{head}: 조건에 맞는 데이터가 없습니다." if ko else f"{head}: no rows match."
     cols = columns or list(rows[0])
@@ -381,7 +415,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     entities = extract_entities(question, ds)
     language = getattr(entities, "language", "en") or "en"
     normalized = getattr(entities, "normalized", None) or question
-    numeric = is_numeric_question(question, entities)
+    numeric = is_numeric_question(question, entities) and not (METHOD.search(question) and not HOW_MUCH.search(question))
     route = ("both" if EXPLAIN.search(question) else "sql") if numeric else "rag"
     answer = Answer(answer="", route=route, sql=None, rows=[], sources=[], backend=name, seconds=0.0, model=model,
                     language=language)
@@ -389,17 +423,19 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     # ---- numbers: SQL
     facts = None
     if route in ("sql", "both"):
-        template = match_template(question, entities, ds)
+        template = match_template(question, entities, ds, tables=engine.allowed_tables)
         result, description = None, None
         if template is not None:
             try:
                 result = engine.run(template.sql)
                 description, answer.template = template.description, template.name
+                if language == "ko":
+                    description = korean_description(template.name, entities, ds, description)
             except ValueError as exc:  # time or row limit: say so
                 answer.notes.append(str(exc))
         elif llm is not None:
             result, error = _text_to_sql(question, engine, entities, llm, answer)
-            description = normalized if language == "en" else question
+            description = (f"“{question}”에 대한 조회 결과" if language == "ko" else f"Query result for “{question}”")
             if result is None and error:
                 answer.notes.append(error)
         else:
