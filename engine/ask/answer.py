@@ -493,7 +493,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     try:
         if facts:
             yield facts + "\n\n"
-        for piece in llm.chat(messages, max_tokens=256, stream=True):
+        for piece in llm.chat(messages, max_tokens=180, stream=True):
             pieces.append(piece)
             yield piece
     except BackendError as exc:

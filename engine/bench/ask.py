@@ -11,7 +11,6 @@ SQL-template answers and <= 15 s for local-LLM answers.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
