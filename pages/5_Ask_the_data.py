@@ -87,7 +87,7 @@ def draw_details(answer: dict) -> None:
     with st.expander("Where this comes from", expanded=False):
         if answer.get("sql"):
             st.markdown("**SQL** (read-only, checked by the guard)")
-            st.code(answer["sql"], language="sql")
+            st.code(answer["sql"], language="sql", wrap_lines=True)
             if answer.get("rows"):
                 st.dataframe(pl.DataFrame(answer["rows"], infer_schema_length=None), hide_index=True, width="stretch")
             else:
