@@ -118,6 +118,13 @@ def test_index_command_prints_counts_and_json(fresh_data, monkeypatch, capsys):
     assert (result["added"], result["unchanged"], result["documents"]) == (0, 7, 7)
     assert result["status"]["documents"] == 7 and result["status"]["data_fingerprint"]
     assert err == ""
+    from engine.ask.index import state_stamp
+
+    state = fresh_data.parent / "state"
+    assert result["status"]["state_stamp"] == state_stamp(state)
+    (state / "uploads").mkdir()
+    (state / "uploads" / "memo.txt").write_text("new", encoding="utf-8")
+    assert state_stamp(state) != result["status"]["state_stamp"]  # an upload makes the index stale
 
 
 def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):
@@ -135,7 +142,7 @@ def test_embeddings_adapter_is_a_llamaindex_embedding():
     from engine.ask.embeddings import E5Embedding, embed_passages, embed_query
 
     e = E5Embedding()
-    assert isinstance(e, BaseEmbedding)
+    assert isinstance(e, E5Embedding) and isinstance(e, BaseEmbedding) and issubclass(E5Embedding, BaseEmbedding)
     q = np.array(e.get_query_embedding("3번 상품 리드타임"))
     p = np.array(e.get_text_embedding_batch(["Product 3 lead time: 2 days", "Store 44 is in New York"]))
     assert q.shape == (384,) and p.shape == (2, 384)

