@@ -309,12 +309,20 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
         ds = _data_context(data_folder)[0]
     index = AskIndex.open(data_folder)
     status = index.status() or {}
-    stale = status.get("documents", 0) == 0 or status.get("data_fingerprint") != ds.fingerprint
-    if force or stale:
-        update_index(data_folder, progress=progress, index=index)
+    if force or not _index_current(status, ds, data_folder):  # incremental: only changed documents are embedded
+        update_index(data_folder, progress=progress, index=index, ds=ds)
         status = index.status() or {}
         clear_cache(data_folder)
     return status
+
+
+def _index_current(status: dict, ds, data_folder: Path) -> bool:
+    """Built from this data and from the app's outputs (ledger, models, uploads) as they are now."""
+    from engine.ask.index import state_stamp
+    from engine.storage import state_dir
+
+    return (bool(status.get("documents")) and status.get("data_fingerprint") == ds.fingerprint
+            and status.get("state_stamp") in (None, state_stamp(state_dir(data_folder))))
 
 
 def index_status(data_folder) -> dict:
@@ -324,7 +332,7 @@ def index_status(data_folder) -> dict:
     data_folder = Path(data_folder).resolve()
     ds = _data_context(data_folder)[0]
     status = dict(AskIndex.open(data_folder).status() or {})
-    status["current"] = bool(status.get("documents")) and status.get("data_fingerprint") == ds.fingerprint
+    status["current"] = _index_current(status, ds, data_folder)
     return status
 
 
