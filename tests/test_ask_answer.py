@@ -210,12 +210,21 @@ def test_local_qwen_answers_in_the_question_language_with_checked_numbers(data, 
     ko = ask("발주량은 어떻게 계산하나요?", data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
     assert ko.route == "rag" and HANGUL.search(ko.answer)
     # text-to-SQL by the model: the number shown is the polars one, or none at all (never a wrong one)
-    truth = demo.stores.filter(pl.col("State") == "TX").height
-    q = "How many stores are in Texas?"
+    truth = demo.stores["City"].n_unique()
+    q = "How many different cities have stores?"
     a = ask(q, data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
     assert a.backend == "local" and a.model == "qwen2.5-coder-0.5b" and a.template is None
     if a.rows:
         assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, q, a.sql))
         assert a.rows == [{k: truth for k in a.rows[0]}], a.sql
+        assert f"**{truth}**" in a.answer
     else:
         assert a.notes
+
+
+def test_a_model_query_that_matches_nothing_is_flagged(data):
+    """A filter value the data does not have ('Texas' where the data says 'TX') gives 0: the answer warns."""
+    llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'Texas'", "There are 0 stores in Texas.")
+    a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
+    assert a.rows == [{"stores": 0}]
+    assert any("matched nothing" in n for n in a.notes)

@@ -222,7 +222,7 @@ def _language_name(language: str) -> str:
 
 
 def rag_messages(question: str, passages: list[dict], language: str, facts: str | None = None) -> list[dict]:
-    context = "\n\n".join(f"[{i}] {p['title']}\n{_clip(p.get('text') or '', 700)}" for i, p in enumerate(passages, 1))
+    context = "\n\n".join(f"[{i}] {p['title']}\n{_clip(p.get('text') or '', 500)}" for i, p in enumerate(passages, 1))
     system = ("You are the data assistant of K-Mart, a retail chain. Answer the question using ONLY the facts and "
               "numbered passages given. Cite the passages you use like [1]. Copy numbers exactly as written; never "
               "compute or invent a number. If the passages do not contain the answer, say so. "
@@ -443,6 +443,11 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
                 answer.notes.append(str(exc))
         elif llm is not None:
             result, error = _text_to_sql(question, engine, entities, llm, answer)
+            if result is not None and _looks_empty(result):
+                answer.notes.append("The query written by the model matched nothing (no rows, or only 0/empty values): "
+                                    "check the filter values in its SQL below before relying on this answer."
+                                    if language == "en" else
+                                    "모델이 작성한 쿼리가 아무 행도 찾지 못했습니다(결과 없음 또는 0): 아래 SQL의 조건 값을 확인하세요.")
             description = (f"“{question}”에 대한 조회 결과" if language == "ko" else f"Query result for “{question}”")
             if result is None and error:
                 answer.notes.append(error)
@@ -501,7 +506,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     try:
         if facts:
             yield facts + "\n\n"
-        for piece in llm.chat(messages, max_tokens=180, stream=True):
+        for piece in llm.chat(messages, max_tokens=150, stream=True):
             pieces.append(piece)
             yield piece
     except BackendError as exc:
@@ -544,6 +549,15 @@ def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None
         messages = [*messages, {"role": "assistant", "content": reply},
                     {"role": "user", "content": f"{error}\nWrite one corrected SELECT query only."}]
     return None, error
+
+
+def _looks_empty(result) -> bool:
+    """No rows, or one row whose values are all 0 / NULL: often a filter value the data does not have."""
+    if not result.rows:
+        return True
+    if len(result.rows) == 1:
+        return all(v in (0, None) for v in result.rows[0].values())
+    return False
 
 
 def _checked_phrase(llm, question: str, facts: str, answer: Answer, language: str) -> str:

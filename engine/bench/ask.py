@@ -11,6 +11,7 @@ SQL-template answers and <= 15 s for local-LLM answers.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -125,6 +126,7 @@ def add_arguments(parser) -> None:
                         help="comma-separated: none, local (Qwen2.5-Coder-1.5B), local:<model> (e.g. local:qwen2.5-coder-0.5b), openai")
     parser.add_argument("--only", default="", help="numeric or descriptive: run only those questions")
     parser.add_argument("--detail", action="store_true", help="one row per question instead of the summary")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many questions of each kind and language (0: all)")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -142,6 +144,10 @@ def run(args) -> list[dict]:
     rows, detail = [], []
     NOTES.clear()
     questions = [q for q in QUESTIONS if not getattr(args, "only", "") or q.kind == args.only]
+    if getattr(args, "limit", 0):
+        seen: dict = {}
+        questions = [q for q in questions if seen.setdefault((q.kind, q.language), []).append(q) or
+                     len(seen[(q.kind, q.language)]) <= args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.data
         if folder is None:
@@ -169,6 +175,7 @@ def run(args) -> list[dict]:
                 verdict = numeric_verdict(a, q.truth(ds)) if q.kind == "numeric" else ("hit" if hit(a, q.sources) else "miss")
                 way = "template" if a.template else ("llm-sql" if a.sql else ("llm" if a.backend != "none" else "retrieval"))
                 results.append((q, a, verdict, way))
+                print(f"[{spec}] {verdict:10s} {way:9s} {a.seconds:6.1f} s  {q.text}", file=sys.stderr, flush=True)
                 detail.append({"backend": spec, "lang": q.language, "kind": q.kind, "verdict": verdict, "way": way,
                                "seconds": a.seconds, "question": q.text,
                                "answer": a.answer.replace("\n", " ")[:100]})
