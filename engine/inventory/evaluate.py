@@ -1,0 +1,160 @@
+"""Evaluate a safety-stock policy on a window: simulation, KPIs, the perfect-foresight bound.
+
+``evaluate_policy`` is what the CLI (`python -m engine inventory`), the Inventory page and the
+benchmark call; ``compare_policies`` runs several policies on the same forecasts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from engine.inventory.bound import perfect_foresight
+from engine.inventory.forecasts import LeadWindow, lead_window
+from engine.inventory.kpis import product_kpis, ratio, total_kpis
+from engine.inventory.policy import evaluated, run_policy
+from engine.inventory.safety import SafetyPlan, check_form, make_plan, parse_safety_stock
+
+DAY_COLUMNS = ("date", "demand", "opening", "arrivals", "sold", "lost", "closing", "in_transit", "lead_forecast", "safety_stock", "order")
+KPI_KEYS = ("avg_stock_qty", "avg_inventory_value", "turnover", "lost_qty", "lost_value", "fill_rate", "stockout_days", "days_of_cover")
+
+
+@dataclass
+class ProductInventory:
+    store: int
+    product: int
+    lead_time: int
+    price: float
+    model: str
+    plan: SafetyPlan
+    days: pl.DataFrame  # one row per evaluated day: DAY_COLUMNS
+    kpis: dict
+    bound: dict  # the perfect-foresight KPIs on the same days
+
+    @property
+    def ratio_to_bound(self) -> float | None:
+        return ratio(self.kpis["avg_stock_qty"], self.bound["avg_stock_qty"])
+
+    @property
+    def safety_stock(self) -> float:
+        """Average safety stock over the evaluated days (units)."""
+        return float(self.days["safety_stock"].mean()) if self.days.height else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "store": self.store, "product": self.product, "lead_time": self.lead_time, "price": self.price, "model": self.model,
+            "safety_stock": self.safety_stock, "safety_form": self.plan.form, "safety_label": self.plan.label,
+            "safety_method": self.plan.method, "safety_parameter": self.plan.parameter, "safety_note": self.plan.note,
+            **{k: self.kpis[k] for k in KPI_KEYS}, "demand_qty": self.kpis["demand_qty"], "sold_qty": self.kpis["sold_qty"],
+            "bound_avg_stock_qty": self.bound["avg_stock_qty"], "bound_avg_inventory_value": self.bound["avg_inventory_value"],
+            "ratio_to_bound": self.ratio_to_bound,
+            "days": [{**r, "date": str(r["date"])} for r in self.days.select(
+                "date", "opening", "arrivals", "sold", "lost", "closing", "order", "demand", "in_transit", "safety_stock").iter_rows(named=True)],
+        }
+
+
+@dataclass
+class InventoryResult:
+    store: int
+    start: dt.date
+    end: dt.date
+    policy: str  # the safety stock spec
+    form: str
+    pack_size: int
+    products: list[ProductInventory] = field(default_factory=list)
+
+    @property
+    def total(self) -> dict:
+        prices = [p.price for p in self.products]
+        out = total_kpis([p.kpis for p in self.products], prices)
+        bound = total_kpis([p.bound for p in self.products], prices)
+        out["bound_avg_inventory_value"] = bound.get("avg_inventory_value", 0.0)
+        out["bound_avg_stock_qty"] = bound.get("avg_stock_qty", 0.0)
+        out["ratio_to_bound"] = ratio(out.get("avg_inventory_value", 0.0), out["bound_avg_inventory_value"])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"store": self.store, "start": str(self.start), "end": str(self.end), "policy": self.policy, "form": self.form,
+                "pack_size": self.pack_size, "results": [p.to_dict() for p in self.products], "total": self.total}
+
+    def kpi_table(self) -> pl.DataFrame:
+        """One row per product plus a 'total' row: safety stock, KPIs, bound and ratio."""
+        rows = [{"product": str(p.product), "safety_stock": p.safety_stock, "safety_form": p.plan.label,
+                 **{k: p.kpis[k] for k in KPI_KEYS}, "bound_avg_stock_qty": p.bound["avg_stock_qty"], "ratio_to_bound": p.ratio_to_bound}
+                for p in self.products]
+        t = self.total
+        rows.append({"product": "total", "safety_stock": None, "safety_form": "",
+                     **{k: t.get(k) for k in KPI_KEYS}, "bound_avg_stock_qty": t["bound_avg_stock_qty"], "ratio_to_bound": t["ratio_to_bound"]})
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    def days(self) -> pl.DataFrame:
+        """Every product's evaluated days with a product column (for charts)."""
+        if not self.products:
+            return pl.DataFrame()
+        return pl.concat([p.days.with_columns(pl.lit(p.product).alias("product")) for p in self.products])
+
+
+def simulate_product(ds, lw: LeadWindow, plan: SafetyPlan, pack_size: int = 1) -> ProductInventory:
+    """Run ``plan`` on ``lw``'s window and measure it against the perfect-foresight bound."""
+    price = ds.price(lw.product)
+    ss = plan.values(lw.lead_forecast, lw.weekdays)
+    sim = run_policy(lw, ss, pack_size)
+    ev = evaluated(sim)
+    days = lw.dates[lw.first:]
+    frame = pl.DataFrame({"date": days, **{k: ev[k] for k in ("demand", "opening", "arrivals", "sold", "lost", "closing", "in_transit")},
+                          "lead_forecast": lw.lead_forecast[lw.first:], "safety_stock": ss[lw.first:], "order": ev["order"]})
+    kpis = product_kpis(ev["opening"], ev["closing"], ev["sold"], ev["lost"], price)
+    b = perfect_foresight(lw.demand[lw.first:], lw.lead_time)
+    bound = product_kpis(b.opening, b.closing, b.sold, b.lost, price)
+    return ProductInventory(lw.store, lw.product, lw.lead_time, price, lw.model, plan, frame.select(DAY_COLUMNS), kpis, bound)
+
+
+def _products(ds, store: int, products) -> list[int]:
+    sold = ds.sales.filter(pl.col("Store_ID") == int(store))
+    if sold.height == 0:
+        raise ValueError(f"store {store} has no sales; pick one of the stores in the sales table.")
+    if products is None:
+        return sorted(sold["Product_ID"].unique().to_list())
+    out = [int(p) for p in products]
+    if not out:
+        raise ValueError("no product was chosen; pick at least one.")
+    return out
+
+
+def evaluate_policy(ds, store: int, products, start: dt.date, end: dt.date, safety_stock="service-level:0.99", form: str = "best",
+                    pack_size: int = 1, model: str = "auto", models_dir=None) -> InventoryResult:
+    """Simulate [start, end] for each product under the order-up-to policy with the given safety stock.
+
+    ``safety_stock``: 'min-zero-loss' (hindsight, uses the future), 'service-level[:0.99]' or a number of units;
+    ``form``: constant | proportional | weekday | best. Forecasts come from models trained before the
+    validation days that precede the window (see engine.inventory.forecasts)."""
+    parse_safety_stock(safety_stock)
+    check_form(form)
+    if int(pack_size) < 1:
+        raise ValueError(f"the pack size must be a whole number of at least 1, not {pack_size}.")
+    result = InventoryResult(int(store), start, end, str(safety_stock), form, int(pack_size))
+    for p in _products(ds, store, products):
+        lw = lead_window(ds, store, p, start, end, model=model, models_dir=models_dir)
+        plan = make_plan(lw, safety_stock, form, int(pack_size))
+        result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
+    return result
+
+
+def compare_policies(ds, store: int, products, start: dt.date, end: dt.date, fixed: float | None = None,
+                     levels=(0.95, 0.99, 0.995), form: str = "best", pack_size: int = 1, model: str = "auto",
+                     models_dir=None) -> pl.DataFrame:
+    """One row per policy (fixed, hindsight minimum, service levels) with the totals over the products."""
+    specs = ([(f"fixed {fixed:,.0f} units", str(fixed))] if fixed is not None else []) + [("hindsight minimum (uses the future)", "min-zero-loss")]
+    specs += [(f"service level {lv:.1%}".replace(".0%", "%"), f"service-level:{lv}") for lv in levels]
+    rows = []
+    for name, spec in specs:
+        r = evaluate_policy(ds, store, products, start, end, spec, form, pack_size, model, models_dir)
+        t = r.total
+        rows.append({"policy": name, "safety_stock": spec,
+                     "forms": ", ".join(f"{p.product}: {p.plan.form}" for p in r.products),
+                     **{k: t.get(k) for k in KPI_KEYS}, "bound_avg_inventory_value": t["bound_avg_inventory_value"],
+                     "ratio_to_bound": t["ratio_to_bound"]})
+    return pl.DataFrame(rows, infer_schema_length=None)

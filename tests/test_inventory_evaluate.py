@@ -1,0 +1,114 @@
+"""evaluate_policy on the demo data: the rules hold day by day, the bound, no look-ahead in the service level."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.inventory import compare_policies, evaluate_policy
+from engine.inventory.forecasts import VALIDATION_DAYS, lead_window
+
+START, END = dt.date(2017, 3, 1), dt.date(2017, 3, 14)
+CHEAP = "weekday_mean4"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return tmp_path_factory.mktemp("inventory_models")
+
+
+def test_days_follow_the_rules_and_kpis_match_them(demo, models):
+    r = evaluate_policy(demo, 44, [3, 5], START, END, "service-level:0.99", form="constant", model=CHEAP, models_dir=models)
+    assert [p.product for p in r.products] == [3, 5]
+    for p in r.products:
+        d = p.days
+        assert d["date"].to_list() == [START + dt.timedelta(days=i) for i in range(14)]
+        L = demo.lead_time(p.product)
+        assert p.lead_time == L
+        opening, closing, sold, lost = (d[c].to_numpy() for c in ("opening", "closing", "sold", "lost"))
+        assert np.allclose(opening[1:], closing[:-1] + d["arrivals"].to_numpy()[1:])
+        assert np.allclose(sold, np.minimum(d["demand"].to_numpy(), opening))
+        assert np.allclose(lost + sold, d["demand"].to_numpy())
+        assert np.allclose(closing, opening - sold)
+        # an order placed on day t arrives on t + L
+        assert np.allclose(d["arrivals"].to_numpy()[L:], d["order"].to_numpy()[:-L])
+        # the demand is the sales table's Qty for those days
+        qty = (demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == p.product) & pl.col("Date").is_between(START, END))
+               .sort("Date")["Qty"].to_numpy())
+        assert d["demand"].sum() == pytest.approx(qty.sum())
+        avg = float(((opening + closing) / 2).mean())
+        assert p.kpis["avg_stock_qty"] == pytest.approx(avg)
+        assert p.kpis["avg_inventory_value"] == pytest.approx(avg * demo.price(p.product) * 0.5)
+        assert p.bound["avg_stock_qty"] == pytest.approx(d["demand"].mean() / 2)
+        assert p.ratio_to_bound == pytest.approx(avg / (d["demand"].mean() / 2))
+        assert p.plan.method == "service-level" and p.plan.form == "constant"
+    t = r.total
+    assert t["avg_inventory_value"] == pytest.approx(sum(p.kpis["avg_inventory_value"] for p in r.products))
+    assert t["ratio_to_bound"] == pytest.approx(t["avg_inventory_value"] / sum(p.bound["avg_inventory_value"] for p in r.products))
+    out = r.to_dict()
+    assert {"store", "product", "safety_stock", "safety_form", "avg_stock_qty", "avg_inventory_value", "turnover", "lost_qty",
+            "fill_rate", "bound_avg_stock_qty", "ratio_to_bound", "days"} <= set(out["results"][0])
+    assert set(out["results"][0]["days"][0]) >= {"date", "opening", "arrivals", "sold", "lost", "closing", "order"}
+
+
+def test_hindsight_minimum_loses_nothing_and_one_unit_less_loses(demo, models):
+    r = evaluate_policy(demo, 44, [3], START, END, "min-zero-loss", form="constant", model=CHEAP, models_dir=models)
+    p = r.products[0]
+    assert p.kpis["lost_qty"] == 0 and p.kpis["fill_rate"] == 1.0
+    assert p.ratio_to_bound >= 1.0  # nothing beats perfect foresight at zero loss
+    assert "hindsight" in p.plan.label and "uses the future" in p.plan.label
+    less = evaluate_policy(demo, 44, [3], START, END, str(p.plan.parameter - 1), model=CHEAP, models_dir=models).products[0]
+    assert less.kpis["lost_qty"] > 0
+
+
+def test_service_level_uses_no_test_window_data(demo_dir, tmp_path):
+    """Corrupt the test window's sales: the service-level safety stock must not move (the hindsight one does)."""
+    from engine.dataset import load_dataset
+
+    bad = tmp_path / "bad" / "current"
+    shutil.copytree(demo_dir, bad)
+    sales = pl.read_csv(bad / "sales.csv", try_parse_dates=True)
+    sales = sales.with_columns(pl.when(pl.col("Date").is_between(START, END)).then(pl.col("Qty") * 3 + 7).otherwise(pl.col("Qty")).alias("Qty"))
+    sales.write_csv(bad / "sales.csv")
+    good_ds, bad_ds = load_dataset(demo_dir), load_dataset(bad)
+    plans = []
+    for ds, folder in ((good_ds, tmp_path / "m1"), (bad_ds, tmp_path / "m2")):  # separate model folders: nothing reused
+        r = evaluate_policy(ds, 44, [3], START, END, "service-level:0.99", form="best", model=CHEAP, models_dir=folder)
+        h = evaluate_policy(ds, 44, [3], START, END, "min-zero-loss", form="constant", model=CHEAP, models_dir=folder)
+        plans.append((r.products[0].plan, h.products[0].plan, r.products[0].days))
+    (sl_good, h_good, days_good), (sl_bad, h_bad, days_bad) = plans
+    assert days_bad["demand"].sum() > days_good["demand"].sum()  # the corruption reached the simulation
+    assert (sl_good.form, sl_good.parameter, sl_good.profile, sl_good.estimator) == (sl_bad.form, sl_bad.parameter, sl_bad.profile, sl_bad.estimator)
+    assert h_good.parameter != h_bad.parameter
+
+
+def test_forecasts_come_from_models_trained_before_the_validation_days(demo, models):
+    lw = lead_window(demo, 44, 3, START, END, model=CHEAP, models_dir=models)
+    assert lw.dates[0] == START - dt.timedelta(days=demo.lead_time(3) + 1 + VALIDATION_DAYS)
+    assert lw.dates[lw.first] == START and lw.dates[-1] == END
+    meta = [p for p in models.iterdir() if p.name.startswith(f"s44_p3_{CHEAP}_{lw.dates[0]}")]
+    assert meta, "the model was trained with the validation start as its training end"
+
+
+def test_compare_policies_rows(demo, models):
+    table = compare_policies(demo, 44, [3], START, END, fixed=500, levels=(0.95, 0.99), form="constant", model=CHEAP, models_dir=models)
+    assert table["policy"].to_list() == ["fixed 500 units", "hindsight minimum (uses the future)", "service level 95%", "service level 99%"]
+    hind = table.filter(pl.col("policy").str.starts_with("hindsight"))
+    assert hind["lost_qty"][0] == 0
+    single = evaluate_policy(demo, 44, [3], START, END, "service-level:0.99", form="constant", model=CHEAP, models_dir=models).total
+    assert table["avg_inventory_value"][3] == pytest.approx(single["avg_inventory_value"])
+
+
+def test_errors_are_sentences(demo, models):
+    with pytest.raises(ValueError, match="after the last day of data"):
+        evaluate_policy(demo, 44, [3], START, dt.date(2017, 5, 1), model=CHEAP, models_dir=models)
+    with pytest.raises(ValueError, match="too little history"):
+        evaluate_policy(demo, 44, [3], dt.date(2014, 6, 1), dt.date(2014, 6, 10), model=CHEAP, models_dir=models)
+    with pytest.raises(ValueError, match="no sales"):
+        evaluate_policy(demo, 999, [3], START, END, model=CHEAP, models_dir=models)
+    with pytest.raises(ValueError, match="pack size"):
+        evaluate_policy(demo, 44, [3], START, END, pack_size=0, model=CHEAP, models_dir=models)
