@@ -84,14 +84,17 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
         rows = forecasts.filter((pl.col("store") == store) & (pl.col("product") == product)).sort("horizon")
         assert rows["horizon"].to_list() == list(range(1, ds.lead_time(product) + 1))
         assert (rows["model"] == chosen).all()
+        models = Path(cluster["out"]).parent / "models-cluster"
         if chosen != "ensemble":
-            expected = lead_window_forecasts(ds, store, product, day, day, model=chosen, models_dir=Path(cluster["out"]).parent / "models-cluster")
+            expected = lead_window_forecasts(ds, store, product, day, day, model=chosen, models_dir=models)
             assert rows["forecast"].to_list() == pytest.approx(expected["forecast"].to_list())
-            sheet = order_sheet(ds, store, day, products=[product], model=chosen, models_dir=Path(cluster["out"]).parent / "models-cluster")
-            line = orders.filter((pl.col("store") == store) & (pl.col("product") == product))
-            assert line.height == 1
-            assert line["recommended"].item() == sheet.lines[0].recommended
-            assert line["reason"].item() == sheet.lines[0].reason
+        line = orders.filter((pl.col("store") == store) & (pl.col("product") == product))
+        assert line.height == 1 and line["date"].item() == day
+        best_single = mine.filter(pl.col("model") != "ensemble").sort("validation_wape")["model"][0]
+        assert line["model"].item() == (chosen if chosen != "ensemble" else best_single)
+        sheet = order_sheet(ds, store, day, products=[product], model=line["model"].item(), models_dir=models)
+        assert line.drop("store", "date").to_dicts() == sheet.to_frame().to_dicts()
+        assert line["recommended"].item() == sheet.lines[0].recommended >= 0
 
 
 def test_rerun_is_incremental_and_follows_changed_data(runs, chain):

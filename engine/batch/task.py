@@ -95,17 +95,25 @@ def _forecast_frame(spec, series, fitted, chosen: str, date: dt.date):
                         orient="row")
 
 
-def _order_frame(ds, spec, settings: TaskSettings, chosen: str):
-    """The order line of this series from the ordering engine (Contract A), as a one-row frame."""
+def order_model(trained: dict, chosen: str) -> str:
+    """The model the ordering engine uses: the chosen one, or the best single model when an ensemble won
+    (``order_sheet`` takes one model name)."""
+    if chosen != "ensemble":
+        return chosen
+    singles = {n: t.cv.score for n, t in trained.items() if n != "ensemble"}
+    return min(singles, key=lambda n: singles[n] if singles[n] == singles[n] else float("inf"))
+
+
+def _order_frame(ds, spec, settings: TaskSettings, model: str):
+    """The order line of this series from the ordering engine (Contract A ``order_sheet``), as a one-row frame
+    with the sheet's store and date added (Contract C)."""
     import polars as pl
 
     from engine.ordering import order_sheet
 
     sheet = order_sheet(ds, spec.store, settings.date, products=[spec.product], safety_stock=settings.safety_stock,
-                        model=chosen, models_dir=settings.models_dir)
-    frame = sheet.to_frame()
-    extra = [pl.lit(spec.store, dtype=pl.Int32).alias("store"), pl.lit(settings.date, dtype=pl.Date).alias("date")]
-    return frame.with_columns(extra)
+                        model=model, models_dir=settings.models_dir)
+    return sheet.to_frame().with_columns(pl.lit(sheet.store, dtype=pl.Int64).alias("store"), pl.lit(sheet.date, dtype=pl.Date).alias("date"))
 
 
 def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
@@ -123,7 +131,7 @@ def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
     return {
         "metrics": _metrics_frame(spec, trained, chosen),
         "forecasts": _forecast_frame(spec, series, trained[chosen].model, chosen, settings.date),
-        "order": _order_frame(ds, spec, settings, chosen),
+        "order": _order_frame(ds, spec, settings, order_model(trained, chosen)),
     }
 
 
