@@ -4,7 +4,7 @@
 ``read_summary`` / ``last_batch_line`` (engine.batch.summary) read the last run without importing Dask.
 """
 
-from engine.batch.summary import last_batch_line, read_output, read_summary
+from engine.batch.summary import LastBatch, last_batch, last_batch_line, read_output, read_summary
 
 
 def run_batch(*args, **kwargs) -> dict:
@@ -14,4 +14,4 @@ def run_batch(*args, **kwargs) -> dict:
     return _run_batch(*args, **kwargs)
 
 
-__all__ = ["last_batch_line", "read_output", "read_summary", "run_batch"]
+__all__ = ["LastBatch", "last_batch", "last_batch_line", "read_output", "read_summary", "run_batch"]

@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 SUMMARY = "summary.json"
 OUTPUTS = ("forecasts", "metrics", "order_sheets", "failures")
 
 
-def default_batch_dir(data: str | Path | None = None) -> Path:
-    from engine.storage import state_dir
+def default_batch_dir(data: str | Path | None = None, create: bool = True) -> Path:
+    """``<state>/batch`` beside the data folder (``create=False``: only the path, nothing made on disk)."""
+    from engine.storage import data_dir, state_dir
 
+    if not create:
+        return (Path(data) if data else data_dir()).parent / "state" / "batch"
     return state_dir(Path(data) if data else None) / "batch"
 
 
@@ -40,7 +44,7 @@ def write_summary(out: Path, summary: dict) -> None:
 
 def read_summary(out: str | Path | None = None, data: str | Path | None = None) -> dict | None:
     """The last batch's summary, or None when no batch has finished (or the file cannot be read)."""
-    path = Path(out) if out else default_batch_dir(data)
+    path = Path(out) if out else default_batch_dir(data, create=False)
     try:
         return json.loads((path / SUMMARY).read_text())
     except (OSError, ValueError):
@@ -62,5 +66,45 @@ def read_output(name: str, out: str | Path | None = None, data: str | Path | Non
 
     if name not in OUTPUTS:
         raise ValueError(f"unknown batch output {name!r}; choose from {', '.join(OUTPUTS)}.")
-    path = (Path(out) if out else default_batch_dir(data)) / f"{name}.parquet"
+    path = (Path(out) if out else default_batch_dir(data, create=False)) / f"{name}.parquet"
     return pl.read_parquet(path) if path.exists() else None
+
+
+@dataclass
+class LastBatch:
+    """What the Nightly batch page shows: the summary and the outputs of the last run."""
+
+    summary: dict
+    order_sheets: object  # pl.DataFrame (Contract C: OrderSheet.to_frame() columns + store, date)
+    failures: object  # pl.DataFrame store, product, error, detail
+    metrics: object  # pl.DataFrame
+
+    @property
+    def coverage(self) -> str:
+        return f"{self.summary.get('series_ok', 0)}/{self.summary.get('series_total', 0)}"
+
+    def sheet(self, store: int | None = None):
+        """The order lines of one store (all stores when None), by store and product."""
+        import polars as pl
+
+        frame = self.order_sheets
+        if store is not None:
+            frame = frame.filter(pl.col("store") == int(store))
+        return frame.sort("store", "product")
+
+
+def last_batch(data: str | Path | None = None, out: str | Path | None = None) -> LastBatch | None:
+    """The last batch's summary and outputs, or None when no batch has finished."""
+    import polars as pl
+
+    summary = read_summary(out, data)
+    if summary is None:
+        return None
+    folder = Path(out) if out else default_batch_dir(data, create=False)
+    frames = {}
+    for name in ("order_sheets", "failures", "metrics"):
+        frame = read_output(name, folder)
+        frames[name] = frame if frame is not None else pl.DataFrame()
+    if "store" not in frames["order_sheets"].columns:
+        frames["order_sheets"] = pl.DataFrame(schema={"store": pl.Int64, "product": pl.Int64, "date": pl.Date})
+    return LastBatch(summary, **frames)
