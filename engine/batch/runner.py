@@ -30,12 +30,16 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers, progress, statuses: list[dict]) -> tuple[str, int]:
+def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers, progress, statuses: list[dict],
+              timing: dict) -> tuple[str, int]:
     from distributed import as_completed
 
     from engine.batch.cluster import dask_client
 
+    t0 = time.perf_counter()
     with dask_client(scheduler, workers) as (client, description, n_workers):
+        timing["cluster_start_seconds"] = round(time.perf_counter() - t0, 3)
+        t1 = time.perf_counter()
         keys = [f"series-s{s.store}-p{s.product}-{s.key}" for s in todo]
         futures = client.map(run_series, todo, settings=settings, key=keys, pure=False)
         by_key = {f.key: s for f, s in zip(futures, todo)}
@@ -52,15 +56,18 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
             if progress:
                 progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
             future.release()
+        timing["tasks_wall_seconds"] = round(time.perf_counter() - t1, 3)
     return description, n_workers
 
 
-def _run_here(todo: list[SeriesSpec], settings: TaskSettings, ds, progress, statuses: list[dict]) -> None:
+def _run_here(todo: list[SeriesSpec], settings: TaskSettings, ds, progress, statuses: list[dict], timing: dict) -> None:
+    t1 = time.perf_counter()
     for spec in todo:
         status = run_series(spec, settings, ds=ds)
         statuses.append(status)
         if progress:
             progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
+    timing["tasks_wall_seconds"] = round(time.perf_counter() - t1, 3)
 
 
 def _prune_stale(results_dir: Path, specs: list[SeriesSpec]) -> None:
@@ -117,6 +124,7 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
     settings = TaskSettings(models=names, date=date, safety_stock=safety_stock,
                             models_dir=str(models_dir or default_models_dir(ds)), results_dir=str(results_dir))
     statuses: list[dict] = []
+    timing = {"cluster_start_seconds": 0.0, "tasks_wall_seconds": 0.0}
     description, n_workers = "in this process", 0
     setup = time.perf_counter() - t0
     if todo and (scheduler or workers > 0):
@@ -125,9 +133,9 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
         partitions = write_partitions(ds, state_dir(folder))
         settings = TaskSettings(**{**settings.__dict__, "partitions": str(partitions)})
         setup = time.perf_counter() - t0
-        description, n_workers = _run_dask(todo, settings, scheduler, workers, progress, statuses)
+        description, n_workers = _run_dask(todo, settings, scheduler, workers, progress, statuses, timing)
     elif todo:
-        _run_here(todo, settings, ds, progress, statuses)
+        _run_here(todo, settings, ds, progress, statuses, timing)
     compute = time.perf_counter() - t0 - setup
     failed = {(s["store"], s["product"]) for s in statuses if not s["ok"]}
     ok = [s for s in specs if (s.store, s.product) not in failed and has_results(results_dir, s)]
@@ -146,7 +154,7 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
         "stores": sorted({s.store for s in specs}), "products": sorted({s.product for s in specs}),
         "models": list(names), "safety_stock": safety_stock, "data_fingerprint": ds.fingerprint, "data": str(folder),
         "out": str(out), "setup_seconds": round(setup, 3), "compute_seconds": round(compute, 3),
-        "task_seconds": round(sum(s.get("seconds", 0.0) for s in statuses), 3),
+        **timing, "task_seconds": round(sum(s.get("seconds", 0.0) for s in statuses), 3),
         "failures": [s["error"] for s in statuses if not s["ok"]],
     }
     write_summary(out, summary)
