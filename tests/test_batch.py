@@ -182,3 +182,26 @@ def test_cli_json_summary(chain, tmp_path, capsys):
     assert "1/1 series ok, 0 failed, 1 skipped" in text
     assert main(["batch", "--data", str(chain), "--stores", "4x", "--workers", "0", "--out", str(out)]) == 2
     assert "--stores must be 'all' or ids" in capsys.readouterr().err
+
+
+def test_a_given_scheduler_address_runs_the_tasks(chain, tmp_path):
+    """--scheduler tcp://host:port: the tasks run on that cluster (here one started by the test), same numbers as in-process."""
+    from distributed import LocalCluster
+
+    from engine.batch import run_batch
+
+    kwargs = dict(stores="44", products="12", models="weekday_mean4")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_batch(chain, scheduler=cluster.scheduler_address, out=tmp_path / "remote", models_dir=tmp_path / "m-remote", **kwargs)
+    assert (remote["scheduler"], remote["workers"], remote["series_ok"]) == (cluster.scheduler_address, 1, 1)
+    here = run_batch(chain, workers=0, out=tmp_path / "here", models_dir=tmp_path / "m-here", **kwargs)
+    for name in ("forecasts", "order_sheets"):
+        assert_frame_equal(_sorted(pl.read_parquet(tmp_path / "remote" / f"{name}.parquet")), _sorted(pl.read_parquet(tmp_path / "here" / f"{name}.parquet")))
+
+
+def test_an_unreachable_scheduler_is_a_sentence(chain, tmp_path):
+    from engine.batch import run_batch
+
+    with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*leave out --scheduler\.$"):
+        run_batch(chain, stores="44", products="3", models="weekday_mean4", scheduler="tcp://127.0.0.1:9", out=tmp_path / "x",
+                  models_dir=tmp_path / "m")

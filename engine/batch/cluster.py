@@ -18,7 +18,7 @@ def dask_client(scheduler: str | None = None, workers: int = 2):
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"cannot reach the Dask scheduler at {scheduler} ({str(exc).splitlines()[0][:120]}); "
                              "start it with `dask scheduler` (and workers with `dask worker`) or leave out --scheduler.") from None
