@@ -100,8 +100,10 @@ def order_model(trained: dict, chosen: str) -> str:
     (``order_sheet`` takes one model name)."""
     if chosen != "ensemble":
         return chosen
+    import math
+
     singles = {n: t.cv.score for n, t in trained.items() if n != "ensemble"}
-    return min(singles, key=lambda n: singles[n] if singles[n] == singles[n] else float("inf"))
+    return min(singles, key=lambda n: singles[n] if math.isfinite(singles[n]) else math.inf)
 
 
 def _order_frame(ds, spec, settings: TaskSettings, model: str):
