@@ -205,3 +205,19 @@ def test_an_unreachable_scheduler_is_a_sentence(chain, tmp_path):
     with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*leave out --scheduler\.$"):
         run_batch(chain, stores="44", products="3", models="weekday_mean4", scheduler="tcp://127.0.0.1:9", out=tmp_path / "x",
                   models_dir=tmp_path / "m")
+
+
+def test_order_model_and_selection_parsing():
+    from types import SimpleNamespace as NS
+
+    from engine.batch.plan import parse_ids
+    from engine.batch.task import order_model
+
+    trained = {"weekday_mean4": NS(cv=NS(score=0.31)), "gboost": NS(cv=NS(score=0.22)), "holt_winters": NS(cv=NS(score=float("nan"))),
+               "ensemble": NS(cv=NS(score=0.20))}
+    assert order_model(trained, "ensemble") == "gboost"  # order_sheet takes one model: the best single one
+    assert order_model(trained, "weekday_mean4") == "weekday_mean4"
+    assert parse_ids("all", "stores") is None and parse_ids(None, "stores") is None
+    assert parse_ids("44, 45", "stores") == [44, 45]
+    with pytest.raises(ValueError, match="--products must be 'all' or ids"):
+        parse_ids("3;12", "products")
