@@ -44,6 +44,12 @@ else:
     right.subheader("Top products")
     right.dataframe(top_products(ds, start, end), hide_index=True, width="stretch")
 
+# Last nightly batch (one line when a batch summary exists; reads summary.json only, no Dask import)
+from engine.batch import last_batch_line, read_summary  # noqa: E402
+
+if batch_line := last_batch_line(read_summary(data=data_dir())):
+    st.info(f"{batch_line}. Details on the Nightly batch page.", icon="🌙")
+
 st.subheader("Data status")
 if ds is not None:
     st.success(f"Data in {data_dir()} is valid: {report.summary.get('sales_rows', 0):,} sales rows, fingerprint {ds.fingerprint}.")

@@ -1,0 +1,170 @@
+"""The work for one series, run as one Dask task (or in-process): fit or reload, backtest, forecast, order.
+
+``run_series`` never raises: it returns a status dict, with ``error`` as one sentence when the
+series failed. Results go to ``<results>/<series folder>/`` (forecasts, metrics and order Parquet
+files), written to a temporary folder and renamed into place, so a crash never leaves half a result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "POLARS_MAX_THREADS")
+RESULT_FILES = ("forecasts", "metrics", "order")
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    models: tuple[str, ...]
+    date: dt.date  # the close: train on days before it, forecast date+1..date+LeadTime from it
+    safety_stock: str
+    models_dir: str
+    results_dir: str
+    partitions: str | None = None  # partition folder (workers); None = use the Dataset given in-process
+
+
+def one_thread_env() -> dict[str, str]:
+    """Environment for a worker process: one thread for BLAS, OpenMP, TensorFlow and polars."""
+    return {v: "1" for v in THREAD_VARS}
+
+
+def limit_threads() -> None:
+    """Best effort inside an already running process (a worker of a remote cluster)."""
+    for var, value in one_thread_env().items():
+        os.environ.setdefault(var, value)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+def series_folder(results_dir: str | Path, spec) -> Path:
+    return Path(results_dir) / f"s{spec.store}_p{spec.product}_{spec.key}"
+
+
+def has_results(results_dir: str | Path, spec) -> bool:
+    folder = series_folder(results_dir, spec)
+    return all((folder / f"{name}.parquet").exists() for name in RESULT_FILES)
+
+
+def error_sentence(spec, exc: BaseException) -> str:
+    """One sentence: which series, what went wrong (the engine's own sentence when it has one)."""
+    text = (exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    if not isinstance(exc, ValueError):
+        text = f"{type(exc).__name__}: {text}"
+    text = text[:300].rstrip(".")
+    return f"{spec.label} failed: {text}."
+
+
+def _metrics_frame(spec, trained: dict, chosen: str):
+    import polars as pl
+
+    rows = []
+    for name, t in trained.items():
+        rows.append({"store": spec.store, "product": spec.product, "model": name, "chosen": name == chosen,
+                     **{f"validation_{k}": (float(v) if v is not None else None) for k, v in t.cv.metrics.items()},
+                     "reused": bool(t.reused), "fit_seconds": float(t.fit_seconds), "cv_seconds": float(t.cv_seconds)})
+    return pl.DataFrame(rows)
+
+
+def _forecast_frame(spec, series, fitted, chosen: str, date: dt.date):
+    """The lead window at the close: horizons 1..LeadTime from origin ``date`` (as lead_window_forecasts computes it)."""
+    import numpy as np
+    import polars as pl
+
+    horizons = list(range(1, series.lead_time + 1))
+    values = np.clip(np.nan_to_num(fitted.predict(series, [date]), nan=0.0), 0.0, None)
+    n = len(series.qty)
+    rows = []
+    for j, h in enumerate(horizons):
+        ti = series.index(date) + h
+        rows.append((spec.store, spec.product, date, h, date + dt.timedelta(days=h), float(values[0, j]),
+                     float(series.qty[ti]) if ti < n else None, chosen))
+    return pl.DataFrame(rows, schema={"store": pl.Int32, "product": pl.Int32, "order_date": pl.Date, "horizon": pl.Int32,
+                                      "target_date": pl.Date, "forecast": pl.Float64, "actual": pl.Float64, "model": pl.String},
+                        orient="row")
+
+
+def order_model(trained: dict, chosen: str) -> str:
+    """The model the ordering engine uses: the chosen one, or the best single model when an ensemble won
+    (``order_sheet`` takes one model name)."""
+    if chosen != "ensemble":
+        return chosen
+    import math
+
+    singles = {n: t.cv.score for n, t in trained.items() if n != "ensemble"}
+    return min(singles, key=lambda n: singles[n] if math.isfinite(singles[n]) else math.inf)
+
+
+def _order_frame(ds, spec, settings: TaskSettings, model: str):
+    """The order line of this series from the ordering engine (Contract A ``order_sheet``), as a one-row frame
+    with the sheet's store and date added (Contract C)."""
+    import polars as pl
+
+    from engine.ordering import order_sheet
+
+    sheet = order_sheet(ds, spec.store, settings.date, products=[spec.product], safety_stock=settings.safety_stock,
+                        model=model, models_dir=settings.models_dir)
+    return sheet.to_frame().with_columns(pl.lit(sheet.store, dtype=pl.Int64).alias("store"), pl.lit(sheet.date, dtype=pl.Date).alias("date"))
+
+
+def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
+    """Fit or reload the models, backtest them, forecast the lead window at the close, recommend the order.
+    Returns the frames {forecasts, metrics, order}; raises on failure."""
+    from engine.batch.partitions import store_slice
+    from engine.forecasting.series import Series
+    from engine.forecasting.training import train_models
+
+    if ds is None:
+        ds = store_slice(settings.partitions, spec.store, spec.product)
+    series = Series(ds, spec.store, spec.product)
+    horizons = tuple(range(1, series.lead_time + 1))
+    trained, chosen = train_models(settings.models, series, horizons, settings.date, settings.models_dir)
+    return {
+        "metrics": _metrics_frame(spec, trained, chosen),
+        "forecasts": _forecast_frame(spec, series, trained[chosen].model, chosen, settings.date),
+        "order": _order_frame(ds, spec, settings, order_model(trained, chosen)),
+    }
+
+
+def _save(folder: Path, frames: dict) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir()
+    try:
+        for name, frame in frames.items():
+            frame.write_parquet(tmp / f"{name}.parquet")
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_series(spec, settings: TaskSettings, ds=None) -> dict:
+    """One series end to end; never raises. Returns store, product, key, ok, error, seconds, models_reused."""
+    limit_threads()
+    t0 = time.perf_counter()
+    status = {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False, "error": None,
+              "seconds": 0.0, "models_reused": None, "worker": os.getpid()}
+    try:
+        frames = compute_series(spec, settings, ds)
+        _save(series_folder(settings.results_dir, spec), frames)
+        status["ok"] = True
+        status["models_reused"] = bool(frames["metrics"]["reused"].all())
+    except Exception as exc:  # noqa: BLE001 - a failing series is reported, never stops the others
+        status["error"] = error_sentence(spec, exc)
+        status["detail"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-1000:]
+    status["seconds"] = time.perf_counter() - t0
+    return status
