@@ -7,6 +7,7 @@ import uuid
 import polars as pl
 import streamlit as st
 
+from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
 from engine.ledger import OrderLedger, default_ledger_path
 from engine.order_confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
@@ -107,6 +108,13 @@ if counted:
     st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
     st.caption(f"Safety stock: {base.lines[0].safety_form}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
+
+nightly = batch_order_sheet(store, date, data=ds.folder)
+if nightly is not None:
+    with st.expander(f"The nightly batch computed {nightly[1].height} line(s) for this close · {nightly[0]}"):
+        st.caption("From the last nightly batch (the Nightly batch page); the sheet above is computed now and is what Confirm records.")
+        st.dataframe(nightly[1].select([c for c in ("product", "closing_stock", "in_transit", "safety_stock", "recommended", "reason", "model")
+                                        if c in nightly[1].columns]), hide_index=True, width="stretch", key="nightly_sheet")
 
 problems = confirmation_problems(sheet, final, reasons, names)
 session = st.session_state.setdefault("orders_session", uuid.uuid4().hex)

@@ -84,3 +84,28 @@ def test_home_without_a_batch_shows_no_tile(fresh_data):
     page = AppTest.from_file(PAGE, default_timeout=120)
     page.run()
     assert "No batch has run yet" in page.info[0].value
+
+
+def test_orders_page_shows_the_batch_sheet_for_the_same_close(batch, fresh_data):
+    """The Orders page reads the nightly batch's order lines for its store and close; with the same model they are
+    the numbers order_sheet gives now."""
+    from engine.batch import last_batch
+    from engine.dataset import load_dataset
+    from engine.ordering import order_sheet
+
+    ds = load_dataset(fresh_data)
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Orders.py"), default_timeout=300)
+    at.session_state["model"] = "weekday_mean4"
+    at.run()
+    assert not at.exception
+    assert len(at.expander) == 1 and "The nightly batch computed 2 line(s) for this close" in at.expander[0].label
+    assert "Last nightly batch:" in at.expander[0].label
+    shown = at.expander[0].dataframe[0].value
+    expected = last_batch(fresh_data).sheet(44)
+    assert list(shown["product"]) == expected["product"].to_list() == [3, 12]
+    assert list(shown["recommended"]) == expected["recommended"].to_list()
+    now = {line.product: line.recommended for line in order_sheet(ds, 44, ds.end, products=[3, 12], model="weekday_mean4").lines}
+    assert list(shown["recommended"]) == [now[3], now[12]]
+    # another close has no batch lines: no expander
+    at.date_input(key="date").set_value(ds.end - __import__("datetime").timedelta(days=1)).run()
+    assert not at.exception and len(at.expander) == 0

@@ -108,3 +108,15 @@ def last_batch(data: str | Path | None = None, out: str | Path | None = None) ->
     if "store" not in frames["order_sheets"].columns:
         frames["order_sheets"] = pl.DataFrame(schema={"store": pl.Int64, "product": pl.Int64, "date": pl.Date})
     return LastBatch(summary, **frames)
+
+
+def batch_order_sheet(store: int, date, data: str | Path | None = None, out: str | Path | None = None):
+    """The last nightly batch's order lines for one store and close (the Orders page shows them beside its own
+    sheet): (the 'Last nightly batch: …' line, lines sorted by product), or None when that batch has none."""
+    import polars as pl
+
+    last = last_batch(data, out)
+    if last is None or last.order_sheets.height == 0:
+        return None
+    lines = last.sheet(store).filter(pl.col("date").cast(pl.String) == str(date))
+    return (last_batch_line(last.summary), lines) if lines.height else None
