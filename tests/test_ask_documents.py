@@ -62,6 +62,24 @@ def test_product_card_numbers(demo, docs):
     assert card.metadata["product"] == 3
 
 
+def test_product_card_explains_its_safety_stock(demo, docs):
+    """Lead time, per-store daily demand variability (days without a row = 0) and the 99% normal guide."""
+    card = docs["product:42"]
+    days = (demo.end - demo.start).days + 1
+    per_store = []
+    for store in demo.sales.filter(pl.col("Product_ID") == 42)["Store_ID"].unique().to_list():
+        qty = demo.sales.filter((pl.col("Product_ID") == 42) & (pl.col("Store_ID") == store))["Qty"].cast(pl.Float64).to_list()
+        qty += [0.0] * (days - len(qty))
+        per_store.append((sum(qty) / days, pl.Series(qty).std(ddof=0)))
+    mean = sum(m for m, _ in per_store) / len(per_store)
+    sd = sum(s for _, s in per_store) / len(per_store)
+    lead = demo.lead_time(42)
+    assert f"Safety stock (안전 재고) of product 42" in card.text
+    assert f"lead time ({lead} days)" in card.text
+    assert f"averages {mean:,.1f} units with a standard deviation of {sd:,.1f}" in card.text
+    assert f"gives about {2.326 * sd * lead ** 0.5:,.0f} units per store" in card.text
+
+
 def test_year_summary_monthly_totals_and_notable_days(demo, docs):
     doc = docs["summary:store:44:2016"]
     s44 = demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Date").dt.year() == 2016))

@@ -69,6 +69,19 @@ QUESTIONS = [
     ("42번 상품의 요일별 판매 패턴", {"product:42"}),
     ("어떤 수요 예측 모델을 쓸 수 있어?", {"dictionary:rule:forecasting"}),
     ("전체 체인에 매장이 몇 개야?", {"chain"}),
+    # a product named in Korean ("12번") must reach the product filter and find the product's own card
+    ("12번 상품에 대해 알려 주세요.", {"product:12"}),
+    ("Tell me about product 12.", {"product:12"}),
+    ("22번 상품은 어떤 상품인가요?", {"product:22"}),
+    # "why ... safety stock" of one product: the definition (and the product's card) explain it
+    ("Why is product 3's safety stock so high?", {"dictionary:kpi:safety-stock", "dictionary:rule:safety-stock-methods"}),
+    ("42번 상품의 안전 재고가 왜 이렇게 높아?", {"dictionary:kpi:safety-stock", "dictionary:rule:safety-stock-methods"}),
+    ("Why is the safety stock of product 42 so high?", {"product:42"}),
+    # where the data lives: the data dictionary's tables
+    ("What are the columns of the sales table?", {"dictionary:table:sales"}),
+    ("판매 테이블에는 어떤 컬럼이 있어?", {"dictionary:table:sales"}),
+    ("유가 데이터는 어떤 테이블에 있나요?", {"dictionary:table:oil_price"}),
+    ("Which columns are in the stores table?", {"dictionary:table:stores"}),
 ]
 
 
@@ -144,3 +157,27 @@ def test_empty_question_and_unknown_store_fall_back(ask_index):
     assert retrieve(ask_index, "   ") == []
     passages = retrieve(ask_index, "What is the lead time of product 3 at store 999?")
     assert "product:3" in [p.id for p in passages]
+
+
+def test_concept_phrases_come_from_definition_titles_only():
+    from engine.ask.retrieval import concept_phrases
+
+    kpi = concept_phrases({"source": "dictionary", "title": "KPI: safety stock (안전 재고)"})
+    assert frozenset({"safety", "stock"}) in kpi and frozenset({"안전", "재고"}) in kpi
+    table = concept_phrases({"source": "dictionary", "title": "Data dictionary: table oil_price", "table": "oil_price"},
+                            "Table oil_price (유가 원유 가격): daily WTI price.")
+    assert frozenset({"oil", "price", "table"}) in table and frozenset({"유가", "테이", "이블"}) in table
+    assert frozenset({"oil", "price"}) not in table  # "oil price in 2016" is a numbers question, not the table
+    assert concept_phrases({"source": "dictionary", "title": "The chain: size, period and yearly totals"})[0] == frozenset({"chain"})
+    assert concept_phrases({"source": "product", "title": "Product card: product 12"}) == []
+
+
+def test_a_product_question_puts_the_product_card_before_store_documents(ask_index, demo):
+    from engine.ask.entities import extract_entities
+
+    for question in ("12번 상품에 대해 알려 주세요.", "Tell me about product 12."):
+        e = extract_entities(question, demo)
+        assert e.products == [12] and e.stores == []
+        passages = retrieve(ask_index, e.normalized, entities=e, top_k=5)
+        assert passages[0].id == "product:12", [p.id for p in passages]
+        assert not [p.id for p in passages if p.metadata["store"] is not None and p.metadata["product"] is None]

@@ -207,3 +207,56 @@ def test_template_sql_inlines_only_validated_values(demo):
     e.stores = ["44; DROP TABLE sales"]
     with pytest.raises(ValueError):
         match_template(q, e, demo)
+
+
+def _max_day(ds, store, product, period=None, smallest=False):
+    """(date, qty) of the day with the largest (smallest) units sold, computed with polars."""
+    f = _sales(ds, [store], [product], period).group_by("Date").agg(pl.col("Qty").sum())
+    f = f.sort(["Qty", "Date"], descending=[not smallest, False])
+    return f["Date"][0].isoformat(), f["Qty"][0]
+
+
+@pytest.mark.parametrize("question", [
+    "What was the largest quantity of product 3 sold by store 44 on a single day?",
+    "What was the peak single-day quantity of product 3 at store 44?",
+    "Highest number of units of product 3 store 44 sold in one day",
+    "44번 매장에서 3번 상품이 하루에 가장 많이 팔린 수량은?",
+    "44번 매장 3번 상품 하루 최대 판매량은?",
+])
+def test_max_single_day_is_not_a_total_or_a_ranking(engine, demo, question):
+    m = match_template(question, extract_entities(question, demo), demo, engine.allowed_tables)
+    assert m is not None and m.name == "sales_max_day", (question, m and m.name)
+    row = engine.run(m.sql).rows[0]
+    day, qty = _max_day(demo, 44, 3)
+    assert (row["Date"], row["day_qty"]) == (day, pytest.approx(qty))
+    assert qty < _sales(demo, [44], [3])["Qty"].sum()  # not the total
+
+
+def test_max_single_day_within_a_period_and_smallest_day(engine, demo):
+    q = "What was the largest quantity of product 3 sold by store 44 on a single day in March 2017?"
+    m = match_template(q, extract_entities(q, demo), demo, engine.allowed_tables)
+    row = engine.run(m.sql).rows[0]
+    assert (row["Date"], row["day_qty"]) == (_max_day(demo, 44, 3, MARCH)[0], pytest.approx(_max_day(demo, 44, 3, MARCH)[1]))
+    q = "What was the smallest quantity of product 3 sold by store 44 on a single day in March 2017?"
+    m = match_template(q, extract_entities(q, demo), demo, engine.allowed_tables)
+    assert m.name == "sales_min_day"
+    row = engine.run(m.sql).rows[0]
+    want = _max_day(demo, 44, 3, MARCH, smallest=True)
+    assert (row["Date"], row["day_qty"]) == (want[0], pytest.approx(want[1]))
+
+
+@pytest.mark.parametrize("question", [
+    "유가 데이터는 어떤 테이블에 있나요?",
+    "Which table has the oil price?",
+    "What are the columns of the sales table?",
+    "판매 테이블의 컬럼은 무엇인가요?",
+    "Which store sold the most of product 3 in a single day?",
+    "Which store had the fewest sales of product 3 in 2016?",
+])
+def test_no_template_for_schema_or_unhandled_intent(demo, question):
+    assert match_template(question, extract_entities(question, demo), demo) is None
+
+
+def test_average_per_day_still_uses_the_average_template(demo):
+    q = "How many units a day did store 44 sell of product 3 on average in March 2017?"
+    assert match_template(q, extract_entities(q, demo), demo).name == "sales_average"

@@ -28,6 +28,12 @@ from engine.ask.tokenize import tokenize
 RRF_K = 60
 CANDIDATES = 50
 EXACT_BONUS = 0.004  # per named store / product the chunk is about (one RRF rank-1 vote is 1/61 = 0.016)
+# a definition (KPI, rule, table) whose subject the question names in full: "why is the SAFETY STOCK
+# of product 42 so high?" should bring the safety-stock definition up next to the product's card
+CONCEPT_BONUS = 0.025
+# the card of exactly the store / product the question names, when it names no period ("tell me about
+# product 12"): a question without a period is about the whole history, which is what the card covers
+CARD_BONUS = 0.008
 
 
 @dataclass
@@ -139,6 +145,40 @@ class _Searcher:
         self.start = np.array([int(m.get("start", 0)) for m in self.metas], dtype=np.int64)
         self.end = np.array([int(m.get("end", 99991231)) for m in self.metas], dtype=np.int64)
 
+        self.concepts = [concept_phrases(m, t) for t, m in zip(self.texts, self.metas)]
+
+
+_TABLE_WORDS = ("table", "columns", "column", "테이블", "컬럼", "칼럼")
+
+
+def concept_phrases(meta: dict, text: str = "") -> list[frozenset[str]]:
+    """Token sets naming what a definition document is about, from its title: "KPI: safety stock
+    (안전 재고)" -> {safety, stock}, {안전, 재고}; a data-dictionary table "sales" -> {sales, table},
+    {sales, columns}, and its Korean names (from the text's first line) with 테이블. Other documents
+    have none."""
+    if (meta.get("source") or "") != "dictionary":
+        return []
+    title = str(meta.get("title") or "")
+    table = meta.get("table")
+    phrases: list[str] = []
+    if table:
+        names = [str(table).replace("_", " ")]
+        m = re.search(r"\(([^)]*)\)", f"{title}\n{text.splitlines()[0] if text else ''}")  # "Table sales (판매 매출 판매량): ..."
+        names += (m.group(1).split() if m else [])
+        phrases = [f"{n} {w}" for n in names for w in _TABLE_WORDS]
+    else:
+        head, _, subject = title.partition(":")
+        if head and not re.match(r"\s*(?:kpi|business rule|data dictionary)\b", head, re.I):
+            phrases.append(head)  # "The chain: size, period and yearly totals" -> {chain}
+        english = re.sub(r"\([^)]*\)", " ", subject)
+        phrases += [english] + [part for group in re.findall(r"\(([^)]*)\)", subject) for part in group.split(",")]
+    out = []
+    for phrase in phrases:
+        toks = frozenset(tokenize(phrase)) - {"the", "kpi", "rule"}
+        if toks:
+            out.append(toks)
+    return out
+
 
 _searchers: dict[int, tuple[object, _Searcher]] = {}
 
@@ -230,9 +270,22 @@ def retrieve(index, question: str, entities=None, top_k: int = 5, dense: bool = 
             i = s.position.get(cid)
             if i is not None and keep[i]:
                 fused[i] += 1.0 / (RRF_K + rank + 1)
+    query_tokens = set(tokenize(query_text))
+    for i in np.flatnonzero(keep):  # definitions whose subject the question names join even when ranked low
+        if any(phrase <= query_tokens for phrase in s.concepts[i]):
+            fused[int(i)] += CONCEPT_BONUS
+    named = bool(stores or products)
     for i in list(fused):
-        bonus = int(bool(stores) and int(s.store[i]) in stores) + int(bool(products) and int(s.product[i]) in products)
+        store, product = int(s.store[i]), int(s.product[i])
+        bonus = int(bool(stores) and store in stores) + int(bool(products) and product in products)
+        if named:
+            # a chunk about a store (product) the question does not name is off what was asked:
+            # "tell me about product 12" wants the product's card, not "product 12 at store 13" or store 12
+            bonus -= int(not stores and store != NO_ID) + int(not products and product != NO_ID)
         fused[i] += EXACT_BONUS * bonus
+        source = s.metas[i].get("source")
+        if start is None and ((source == "product" and product in products) or (source == "store" and store in stores)):
+            fused[i] += CARD_BONUS
     best = sorted(fused.items(), key=lambda kv: (-kv[1], s.ids[kv[0]]))[:top_k]
     out = []
     for i, score in best:

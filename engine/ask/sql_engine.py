@@ -41,6 +41,13 @@ TABLE_NOTES = {
 }
 
 
+# small text columns whose exact values go into the text-to-SQL prompt (so a model writes State = 'TX',
+# not 'Texas'); a column with more than CATEGORY_MAX_VALUES distinct values is left out to keep it short
+CATEGORY_COLUMNS = (("stores", "State"), ("stores", "City"), ("stores", "Store_Type"),
+                    ("products", "Category"), ("products", "SubCategory"))
+CATEGORY_MAX_VALUES = 30
+
+
 class SqlTimeout(ValueError):
     """The query ran longer than the time limit and was stopped (one sentence)."""
 
@@ -225,11 +232,28 @@ class SqlEngine:
             lines.append(f"  {row['Product_ID']}: {row['SubCategory']}" + (f" ({ko})" if ko else "")
                          + f", LeadTime {row['LeadTime']}, Price {row['Price']}")
         lines.append(f"Stores: Store_ID {min(self.ds.store_ids)}..{max(self.ds.store_ids)} ({len(self.ds.store_ids)} stores).")
+        values = self.category_values()
+        if values:
+            lines.append("Exact values of text columns (compare with these, e.g. State = 'TX'):")
+            lines.extend(f"  {col}: {', '.join(repr(v) for v in vals)}" for col, vals in values.items())
         lines.append("Glossary: 매장/점/호점=store, 상품/제품/품목=product, 판매량=sales qty (sales.Qty), "
                      "발주/발주량/주문=order qty (order_lines.final_qty), 고객수/방문객=customers (orders.CustomerCount), "
                      "유가=oil price (oil_price.WTI_Price), 리드타임=lead time (products.LeadTime), 가격=price, "
                      "합계=sum, 평균=average, 최대=max, 상위/순위=top.")
         return "\n".join(lines)
+
+    def category_values(self, max_values: int = CATEGORY_MAX_VALUES) -> dict[str, list[str]]:
+        """Distinct values of the small categorical columns (``CATEGORY_COLUMNS``) as ``table.column ->
+        sorted values``; a column with more than ``max_values`` values or not in the data is left out."""
+        out: dict[str, list[str]] = {}
+        for table, column in CATEGORY_COLUMNS:
+            frame = getattr(self.ds, table, None)
+            if column not in self._tables.get(table, ()) or frame is None or column not in frame.columns:
+                continue
+            vals = sorted(str(v) for v in frame[column].drop_nulls().unique().to_list())
+            if 0 < len(vals) <= max_values:
+                out[f"{table}.{column}"] = vals
+        return out
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""

@@ -12,6 +12,7 @@ language model. Each still passes the guard when run. Templates:
 - ``sales_by_store`` / ``sales_by_product``: units sold per store / per product
 - ``sales_by_day`` / ``sales_by_week`` / ``sales_by_month``: units sold per day/week/month
 - ``sales_average``: average units sold per day (days without a sales row count as 0)
+- ``sales_max_day`` / ``sales_min_day``: the largest / smallest units sold on a single day
 - ``sales_total``: units sold (total) of products at stores over a period
 """
 
@@ -52,6 +53,15 @@ _KW = {
     "explain": ("why", "explain", "reason", "how come", "what does", "what is a", "what is the meaning", "define", "definition",
                 "safety stock", "forecast", "model", "stockout", "service level", "recommend",
                 "왜", "이유", "설명", "의미", "뜻", "안전재고", "안전 재고", "예측", "모델", "결품", "품절", "서비스 수준", "권장", "추천"),
+    # questions about where data lives / the tables' columns: the data dictionary answers those
+    "schema": ("which table", "what table", "which tables", "what tables", "column", "field", "schema",
+               "table has", "in the table", "테이블", "컬럼", "칼럼", "열 이름", "스키마", "필드"),
+    # the largest / smallest value on ONE day (a max-by-day question, not a total or a ranking)
+    "extreme": ("largest", "biggest", "highest", "max", "maximum", "peak", "most", "record", "best day",
+                "최대", "최고", "가장 많", "제일 많", "피크"),
+    "least": ("lowest", "smallest", "least", "minimum", "min", "fewest", "worst", "최소", "최저", "가장 적", "제일 적"),
+    "one_day": ("single day", "single-day", "one day", "a day", "any day", "in a day", "on a day", "single-date", "best day",
+                "하루", "단일 일", "일 최대", "일일 최대", "일 최고", "일일 최고"),
     "sales": ("sell", "sold", "sale", "qty", "quantity", "units", "how many", "how much", "total", "sum", "demand",
               "판매", "팔", "매출", "수량", "합계", "총", "얼마", "몇 개", "몇개"),
 }
@@ -154,6 +164,9 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
     if start > end:
         return None
 
+    if _has(text, "schema"):
+        return None  # "which table has the oil prices?", "columns of sales": the data dictionary answers
+
     if _has(text, "oil"):
         if entities.start is not None and entities.start == entities.end:
             sql = f"SELECT Date, WTI_Price, WTI_Filled FROM oil_price WHERE Date = {_date(start)}"
@@ -192,6 +205,25 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         return None  # "why ...", definitions, safety stock, forecasts: retrieval and the language model answer
     if not (entities.stores or entities.products or entities.start or _has(text, "top")):
         return None
+
+    one_day = not _has(text, "average") and (_has(text, "one_day") or (_has(text, "extreme") and re.search(r"\bpeak\b|피크", text) and not (
+            _has(text, "by_week") or _has(text, "by_month"))))
+    if one_day and re.search(r"(?:which|what)\s+(?:stores?|shops?|branch|products?|items?)|(?:어느|어떤)\s*(?:매장|점포|상품|제품)", text):
+        return None  # "which store sold the most in one day": a per-store peak, left to text-to-SQL
+    if one_day:
+        if _has(text, "least") and not _has(text, "extreme"):
+            direction, word = "ASC", "smallest"
+        elif _has(text, "extreme"):
+            direction, word = "DESC", "largest"
+        else:
+            return None  # "one day" without largest/smallest: text-to-SQL works out what is meant
+        where = _where(entities, start, end)
+        sql = (f"SELECT Date, sum(Qty) AS day_qty FROM sales WHERE {where} "
+               f"GROUP BY Date ORDER BY day_qty {direction}, Date LIMIT 1")
+        return TemplateMatch("sales_max_day" if direction == "DESC" else "sales_min_day", sql,
+                             f"the {word} quantity sold on a single day (days with a sales row) of {_who(entities, ds)}, {label}")
+    if _has(text, "least") or (_has(text, "one_day") and not _has(text, "average")):
+        return None  # lowest / fewest / a single day without a template of its own: text-to-SQL answers
 
     if _has(text, "top"):
         n = max(1, min(int(entities.top_n or 5), 50))
