@@ -159,7 +159,6 @@ def test_text_to_sql_is_one_model_call_by_default_with_its_tokens_recorded(data,
     llm = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", "There are 99 stores.")
     a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
     assert len(llm.prompts) == 1 and llm.replies == ["There are 99 stores."]
-    assert a.answer == f"How many stores are in Texas?" or f"**{truth}**" in a.answer
     assert f"**{truth}**" in a.answer and "99" not in a.answer
     assert llm.max_tokens == [150]
     words = sum(len(m["content"].split()) for m in llm.prompts[0])

@@ -3,8 +3,9 @@
 Numbers come from the data, never from the model:
 - numeric questions go to SQL over the tables (a vetted template when one matches; otherwise the
   language model writes SQL that must pass the guard). The answer sentence quoting the result is
-  built by code from the rows. When a model phrases a text-to-SQL result, every number it writes
-  must appear in the rows (or the question); otherwise the plain sentence is used instead.
+  built by code from the rows, so a text-to-SQL answer needs one model call. When asked to
+  (``phrase=True``) a model also phrases the result; every number it writes must appear in the rows
+  (or the question); otherwise the plain sentence is used instead.
   Such phrasings are checked before any of it is shown (they are short), so a wrong number is
   never streamed;
 - descriptive questions go to retrieval (hybrid BM25 + dense over the documents built from the
