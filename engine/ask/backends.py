@@ -126,7 +126,8 @@ class LocalBackend:
         from llama_cpp.llama_chat_format import format_chatml
 
         prompt = format_chatml(messages=messages).prompt
-        return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        # add_bos=True as llama.cpp does for a completion (adds BOS only where the model's vocabulary asks for it)
+        return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
     def _stream(self, llm, messages, max_tokens) -> Iterator[str]:
         self.last_usage = None
