@@ -169,6 +169,22 @@ def test_text_to_sql_is_one_model_call_by_default_with_its_tokens_recorded(data,
         assert HANGUL.search(a.answer) and f"**{truth}**" in a.answer
 
 
+def test_a_rag_reply_cut_at_the_token_limit_ends_at_a_full_sentence(data):
+    from engine.ask.answer import RAG_MAX_TOKENS
+
+    class LongLLM(ScriptedLLM):
+        def chat(self, messages, max_tokens=512, stream=False):
+            self.last_usage = {"prompt_tokens": 500, "completion_tokens": max_tokens}
+            return super().chat(messages, max_tokens, stream)
+
+    a = ask("Tell me about store 44.", data, backend=LongLLM("Store 44 is a K-Mart store [1]. It sells many things and its "
+                                                          "customers come"), use_cache=False)
+    assert a.answer == "Store 44 is a K-Mart store [1]."
+    assert a.usage == [{"step": "rag", "prompt_tokens": 500, "completion_tokens": RAG_MAX_TOKENS}]
+    short = ScriptedLLM("Store 44 is a K-Mart store [1]. It sells many things and its customers come")
+    assert ask("Tell me about store 44.", data, backend=short, use_cache=False).answer.endswith("customers come")
+
+
 def _qwen_tokens(messages) -> int | None:
     """The ChatML prompt's size in real Qwen2.5 tokens (vocabulary only; None when the model is not joined)."""
     from engine.ask.models import model_path

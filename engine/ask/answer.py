@@ -36,7 +36,7 @@ TOP_K = 5
 # Latency on 2 CPU cores is mostly prompt evaluation (~tokens in) plus generation (~tokens out):
 RAG_PROMPT_TOKEN_BUDGET = 1200  # the whole RAG prompt (Qwen2.5 tokens, estimated)
 PASSAGE_CHARS = 420  # at most this much of one passage goes into the prompt (the page shows it whole)
-RAG_MAX_TOKENS = 180
+RAG_MAX_TOKENS = 150  # ~4 short sentences; a reply cut there ends at its last full sentence
 PHRASE_MAX_TOKENS = 100
 STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
 how when where why this that these those it its me my our your their there tell about give show please can could would
@@ -589,7 +589,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
         answer.answer = (facts + "\n\n" + text) if facts else text
         yield finish(answer)
         return
-    reply = "".join(pieces).strip()
+    reply = _whole_sentences("".join(pieces).strip(), answer.usage[-1] if answer.usage else None)
     allowed = allowed_numbers(answer.rows, question, facts or "", *(p["text"] for p in passages))
     bad = unsupported_numbers(reply, allowed)
     if not reply or bad:
@@ -624,6 +624,14 @@ def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None
         messages = [*messages, {"role": "assistant", "content": reply},
                     {"role": "user", "content": f"{error}\nWrite one corrected SELECT query only."}]
     return None, error
+
+
+def _whole_sentences(reply: str, usage: dict | None) -> str:
+    """A reply that stopped at ``RAG_MAX_TOKENS`` ends at its last complete sentence (not mid-word)."""
+    if not usage or usage.get("completion_tokens", 0) < RAG_MAX_TOKENS:
+        return reply
+    m = re.match(r"(?s)(.*[.!?。])[^.!?。]*$", reply)
+    return m.group(1) if m and len(m.group(1)) >= len(reply) // 3 else reply
 
 
 def _record_usage(llm, answer: Answer, step: str) -> None:
