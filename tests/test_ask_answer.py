@@ -123,22 +123,124 @@ def test_stream_yields_text_then_the_answer(data):
 
 
 def test_model_phrasing_with_a_wrong_number_is_replaced(data, demo):
-    """Text-to-SQL path: the model's SQL runs through the guard; its sentence states a wrong count -> not shown."""
+    """Text-to-SQL path (phrasing asked for): the model's SQL runs through the guard; its sentence states a
+    wrong count -> not shown."""
     truth = demo.stores.filter(pl.col("State") == "TX").height
     question = "How many stores are in Texas?"
     llm = ScriptedLLM("```sql\nSELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'\n```",
                       "There are 99 K-Mart stores in Texas.")
-    a = ask(question, data, backend=llm, use_cache=False)
+    a = ask(question, data, backend=llm, use_cache=False, phrase=True)
     assert a.route == "sql" and a.template is None and "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
     assert a.rows == [{"stores": truth}]
     assert "99" not in a.answer
     assert f"**{truth}**" in a.answer
     # the same with a phrasing that uses the right number: kept (with the code sentence under it)
     llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", f"Texas has {truth} stores.")
-    a = ask(question, data, backend=llm, use_cache=False)
+    a = ask(question, data, backend=llm, use_cache=False, phrase=True)
     assert a.answer.startswith(f"Texas has {truth} stores.") and f"**{truth}**" in a.answer
     # the schema went into the text-to-SQL prompt
     assert "stores(" in llm.prompts[0][0]["content"]
+
+
+class CountingLLM(ScriptedLLM):
+    """A scripted model that reports token usage like the local backend (prompt size in words)."""
+
+    def chat(self, messages, max_tokens=512, stream=False):
+        self.max_tokens = [*getattr(self, "max_tokens", []), max_tokens]
+        reply = super().chat(messages, max_tokens, stream)
+        self.last_usage = {"prompt_tokens": sum(len(m["content"].split()) for m in messages),
+                           "completion_tokens": len(self.prompts) * 10}
+        return reply
+
+
+def test_text_to_sql_is_one_model_call_by_default_with_its_tokens_recorded(data, demo):
+    """The numeric sentence is written by code from the rows: no second (phrasing) call unless asked."""
+    truth = demo.stores.filter(pl.col("State") == "TX").height
+    llm = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", "There are 99 stores.")
+    a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
+    assert len(llm.prompts) == 1 and llm.replies == ["There are 99 stores."]
+    assert f"**{truth}**" in a.answer and "99" not in a.answer
+    assert llm.max_tokens == [150]
+    words = sum(len(m["content"].split()) for m in llm.prompts[0])
+    assert a.usage == [{"step": "sql", "prompt_tokens": words, "completion_tokens": 10}]
+    ko = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'")
+    a = ask("텍사스에 매장이 몇 개 있나요?", data, backend=ko, use_cache=False)
+    if a.rows:  # Korean question -> the code sentence is Korean
+        assert HANGUL.search(a.answer) and f"**{truth}**" in a.answer
+
+
+def test_a_rag_reply_cut_at_the_token_limit_ends_at_a_full_sentence(data):
+    from engine.ask.answer import RAG_MAX_TOKENS
+
+    class LongLLM(ScriptedLLM):
+        def chat(self, messages, max_tokens=512, stream=False):
+            self.last_usage = {"prompt_tokens": 500, "completion_tokens": max_tokens}
+            return super().chat(messages, max_tokens, stream)
+
+    a = ask("Tell me about store 44.", data, backend=LongLLM("Store 44 is a K-Mart store [1]. It sells many things and its "
+                                                          "customers come"), use_cache=False)
+    assert a.answer == "Store 44 is a K-Mart store [1]."
+    assert a.usage == [{"step": "rag", "prompt_tokens": 500, "completion_tokens": RAG_MAX_TOKENS}]
+    short = ScriptedLLM("Store 44 is a K-Mart store [1]. It sells many things and its customers come")
+    assert ask("Tell me about store 44.", data, backend=short, use_cache=False).answer.endswith("customers come")
+
+
+def _qwen_tokens(messages) -> int | None:
+    """The ChatML prompt's size in real Qwen2.5 tokens (vocabulary only; None when the model is not joined)."""
+    from engine.ask.models import model_path
+
+    try:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import format_chatml
+
+        path = model_path("qwen2.5-coder-0.5b")
+    except Exception:
+        return None
+    tok = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    return len(tok.tokenize(format_chatml(messages=messages).prompt.encode(), add_bos=False, special=True))
+
+
+def test_prompts_stay_within_their_token_budgets(data):
+    """Prompt evaluation is most of the latency on CPU: text-to-SQL <= 1,000 tokens, RAG <= 1,200, with the
+    fixed part first (the same for every question, so llama.cpp's prompt cache reuses it)."""
+    from engine.ask.answer import _data_context
+    from engine.ask.entities import extract_entities
+    from engine.ask.text_to_sql import build_sql_prompt, messages_tokens
+
+    ds, engine, _ = _data_context(data)
+    prompts = []
+    for q in ("How many different cities have stores?", "44번 매장의 2017년 2월 3번 상품 판매량은?",
+              "Which product had the highest average price per unit sold at store 12 in the last 90 days?"):
+        m = build_sql_prompt(q, engine, extract_entities(q, ds))
+        assert messages_tokens(m) <= 1000 and "stores(" in m[0]["content"] and q in m[-1]["content"]
+        prompts.append(m)
+    assert prompts[0][:-1] == prompts[1][:-1] == prompts[2][:-1]  # same prefix for every question
+    ko = prompts[1][-1]["content"]
+    assert "3 = BEVERAGES" in ko and "44" in ko and "2017-02-01" in ko
+    for q in ("Tell me about store 44.", "Why is the safety stock of product 42 so high?", "44번 매장은 어떤 매장인가요?"):
+        llm = ScriptedLLM("")
+        a = ask(q, data, backend=llm, use_cache=False)
+        assert a.route == "rag" and len(a.passages) == 5
+        m = llm.prompts[0]
+        assert messages_tokens(m) <= 1200 and "[1]" in m[1]["content"] and q in m[1]["content"]
+        prompts.append(m)
+    real = [_qwen_tokens(m) for m in prompts]
+    if real[0] is not None:
+        assert max(real[:3]) <= 1000 and max(real[3:]) <= 1200, real
+
+
+def test_passages_are_cut_to_the_sentences_with_the_question_terms():
+    from engine.ask.answer import focus_passage, question_terms
+
+    text = ("Store 44 is in Quito. " + "It has many neighbours and a long history of trading. " * 8
+            + "Store 44 sold 40,954 units of product 3 in March 2017. The weather was fine.")
+    terms = question_terms("How many units of product 3 did store 44 sell?")
+    assert {"unit", "product", "3", "44"} <= terms and "how" not in terms
+    out = focus_passage(text, terms, limit=160)
+    assert out.startswith("Store 44 is in Quito.") and "40,954 units of product 3" in out and len(out) <= 200
+    assert "weather" not in out
+    assert focus_passage("Short passage.", terms) == "Short passage."
+    assert {"발주", "계산"} <= question_terms("발주량은 어떻게 계산하나요?")
 
 
 def test_unsafe_sql_from_the_model_is_refused(data):

@@ -108,9 +108,15 @@ def test_local_small_model_answers_and_streams_the_same_text():
     text = backend.chat(QUESTION, max_tokens=24)
     assert "Paris" in text
     assert "<|im_end|>" not in text and "<|im_start|>" not in text
+    # token usage of the call (what the answer pipeline and the bench report)
+    usage = backend.last_usage
+    assert usage["prompt_tokens"] == backend.prompt_tokens(QUESTION) > 20
+    assert 1 <= usage["completion_tokens"] <= 24
     pieces = list(backend.chat(QUESTION, max_tokens=24, stream=True))
     assert len(pieces) > 3
     assert "".join(pieces).strip() == text  # greedy decoding: same reply either way
+    assert backend.last_usage["prompt_tokens"] == usage["prompt_tokens"]
+    assert abs(backend.last_usage["completion_tokens"] - usage["completion_tokens"]) <= 1
     assert backend.llama() is backend.llama()
 
 

@@ -3,8 +3,9 @@
 Numbers come from the data, never from the model:
 - numeric questions go to SQL over the tables (a vetted template when one matches; otherwise the
   language model writes SQL that must pass the guard). The answer sentence quoting the result is
-  built by code from the rows. When a model phrases a text-to-SQL result, every number it writes
-  must appear in the rows (or the question); otherwise the plain sentence is used instead.
+  built by code from the rows, so a text-to-SQL answer needs one model call. When asked to
+  (``phrase=True``) a model also phrases the result; every number it writes must appear in the rows
+  (or the question); otherwise the plain sentence is used instead.
   Such phrasings are checked before any of it is shown (they are short), so a wrong number is
   never streamed;
 - descriptive questions go to retrieval (hybrid BM25 + dense over the documents built from the
@@ -32,6 +33,14 @@ from engine.ask.backends import BackendError, make_backend
 
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
+# Latency on 2 CPU cores is mostly prompt evaluation (~tokens in) plus generation (~tokens out):
+RAG_PROMPT_TOKEN_BUDGET = 1200  # the whole RAG prompt (Qwen2.5 tokens, estimated)
+PASSAGE_CHARS = 420  # at most this much of one passage goes into the prompt (the page shows it whole)
+RAG_MAX_TOKENS = 150  # ~4 short sentences; a reply cut there ends at its last full sentence
+PHRASE_MAX_TOKENS = 100
+STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
+how when where why this that these those it its me my our your their there tell about give show please can could would
+should much many than then with into as has have had any some all per""".split())
 EXPLAIN = re.compile(r"\b(why|explain|reason|how come)\b|왜|이유|설명|원인", re.I)
 # "how is X calculated", "what does X mean", "어떻게 계산하나요": a method or a meaning, not a number
 METHOD = re.compile(r"\bhow (?:is|are|do|does|did|was|were)\b.*\b(?:calculat|comput|determin|decid|chos|work|made|set)"
@@ -56,6 +65,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # one sentence each: what was not possible and why
     template: str | None = None  # name of the vetted SQL template used, if any
     cached: bool = False
+    usage: list[dict] = field(default_factory=list)  # per model call: {"step", "prompt_tokens", "completion_tokens"}
 
     def to_dict(self) -> dict:
         """The CLI's ``--json`` shape (plus model, notes, cached)."""
@@ -221,19 +231,78 @@ def _language_name(language: str) -> str:
     return "Korean (한국어)" if language == "ko" else "English"
 
 
-def rag_messages(question: str, passages: list[dict], language: str, facts: str | None = None) -> list[dict]:
-    context = "\n\n".join(f"[{i}] {p['title']}\n{_clip(p.get('text') or '', 500)}" for i, p in enumerate(passages, 1))
+def question_terms(question: str, normalized: str | None = None) -> set[str]:
+    """The words of a question that pick sentences out of a passage: English words of 3+ letters (not stop
+    words), numbers, and Hangul words with their particles cut to 2-character stems."""
+    terms = set()
+    for text in (question, normalized or ""):
+        for w in re.findall(r"[A-Za-z][A-Za-z_\-]+|\d+|[가-힣]+", (text or "").lower()):
+            if w.isdigit():
+                terms.add(w)
+            elif re.match("[가-힣]", w):
+                terms.add(w[:2] if len(w) >= 2 else w)
+            elif len(w) >= 3 and w not in STOPWORDS:
+                terms.add(w.rstrip("s") if len(w) > 4 else w)
+    return terms
+
+
+def focus_passage(text: str, terms: set[str], limit: int = PASSAGE_CHARS) -> str:
+    """A passage cut to what the question needs: its first sentence (what it is about) and then the
+    sentences with the question's terms, in their order, within ``limit`` characters."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if len(text) <= limit:
+        return text
+    sentences = [x for x in re.split(r"(?<=[.!?。])\s+", text) if x.strip()]
+    if not sentences:
+        return _clip(text, limit)
+
+    def score(sentence: str) -> int:
+        low = sentence.lower()
+        return sum(1 for t in terms if (re.search(rf"(?<![0-9]){t}(?![0-9])", low) if t.isdigit() else t in low))
+
+    keep = {0}
+    used = len(sentences[0])
+    for i in sorted(range(1, len(sentences)), key=lambda i: (-score(sentences[i]), i)):
+        if score(sentences[i]) == 0:
+            break
+        if used + len(sentences[i]) + 1 > limit:
+            continue
+        keep.add(i)
+        used += len(sentences[i]) + 1
+    out, last = [], -1
+    for i in sorted(keep):
+        if last >= 0 and i != last + 1:
+            out.append("…")
+        out.append(sentences[i])
+        last = i
+    if last < len(sentences) - 1:
+        out.append("…")
+    return _clip(" ".join(out), limit + 40)
+
+
+def rag_messages(question: str, passages: list[dict], language: str, facts: str | None = None,
+                 normalized: str | None = None, budget: int = RAG_PROMPT_TOKEN_BUDGET) -> list[dict]:
+    """System rules first (the same for every question: prompt cache), then facts, passages and the
+    question. Passages are cut to the sentences with the question's terms; the lowest-ranked ones are
+    dropped until the prompt is within ``budget`` tokens."""
+    from engine.ask.text_to_sql import messages_tokens
+
     system = ("You are the data assistant of K-Mart, a retail chain. Answer the question using ONLY the facts and "
               "numbered passages given. Cite the passages you use like [1]. Copy numbers exactly as written; never "
               "compute or invent a number. If the passages do not contain the answer, say so. "
               f"Answer in {_language_name(language)}, in at most 4 short sentences.")
     if language == "ko":
         system += " 반드시 한국어로 답하세요."
-    user = ""
-    if facts:
-        user += f"Facts computed from the data (exact):\n{facts}\n\n"
-    user += f"Passages:\n{context or '(none)'}\n\nQuestion: {question}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    terms = question_terms(question, normalized)
+    focused = [(p, focus_passage(p.get("text") or "", terms)) for p in passages]
+    while True:
+        context = "\n\n".join(f"[{i}] {p['title']}\n{text}" for i, (p, text) in enumerate(focused, 1))
+        user = f"Facts computed from the data (exact):\n{facts}\n\n" if facts else ""
+        user += f"Passages:\n{context or '(none)'}\n\nQuestion: {question}"
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        if len(focused) <= 1 or messages_tokens(messages) <= budget:
+            return messages
+        focused = focused[:-1]
 
 
 def phrase_messages(question: str, facts: str, language: str) -> list[dict]:
@@ -373,8 +442,12 @@ def ask(question: str, data_folder, backend="local", **settings) -> Answer:
 
 
 def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_K, use_cache: bool = True,
-               log: bool = True, **settings) -> Iterator[str | Answer]:
+               log: bool = True, phrase: bool = False, **settings) -> Iterator[str | Answer]:
     """Yield text pieces of the answer as they come, then the final :class:`Answer`.
+
+    ``phrase``: also let the model write a sentence around a text-to-SQL result (a second model call,
+    number-checked). Off by default: the answer sentence quoting the rows is written by code, so one
+    model call (the SQL) is enough and the answer comes about twice as fast.
 
     The final Answer's text is authoritative: when a model's reply fails the number check it
     replaces what was streamed (the page redraws it).
@@ -485,7 +558,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     # ---- the answer text
     if route == "sql":
         text = facts
-        if answer.template is None and llm is not None:
+        if answer.template is None and llm is not None and phrase:
             text = _checked_phrase(llm, question, facts, answer, language)
         answer.answer = text
         yield text
@@ -501,21 +574,22 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
         yield finish(answer)
         return
 
-    messages = rag_messages(question, passages, language, facts)
+    messages = rag_messages(question, passages, language, facts, normalized=normalized)
     pieces: list[str] = []
     try:
         if facts:
             yield facts + "\n\n"
-        for piece in llm.chat(messages, max_tokens=150, stream=True):
+        for piece in llm.chat(messages, max_tokens=RAG_MAX_TOKENS, stream=True):
             pieces.append(piece)
             yield piece
+        _record_usage(llm, answer, "rag")
     except BackendError as exc:
         answer.notes.append(str(exc))
         text = retrieval_only_text(passages, language)
         answer.answer = (facts + "\n\n" + text) if facts else text
         yield finish(answer)
         return
-    reply = "".join(pieces).strip()
+    reply = _whole_sentences("".join(pieces).strip(), answer.usage[-1] if answer.usage else None)
     allowed = allowed_numbers(answer.rows, question, facts or "", *(p["text"] for p in passages))
     bad = unsupported_numbers(reply, allowed)
     if not reply or bad:
@@ -530,15 +604,16 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
 def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None, str | None]:
     """SQL written by the model, through the guard; one retry with the error. Returns (result, error sentence)."""
     from engine.ask.sql_guard import UnsafeSQL
-    from engine.ask.text_to_sql import build_sql_prompt, extract_sql
+    from engine.ask.text_to_sql import SQL_MAX_TOKENS, build_sql_prompt, extract_sql
 
     messages = build_sql_prompt(question, engine, entities)
     error = None
     for _attempt in range(2):
         try:
-            reply = llm.chat(messages, max_tokens=256, stream=False)
+            reply = llm.chat(messages, max_tokens=SQL_MAX_TOKENS, stream=False)
         except BackendError as exc:
             return None, str(exc)
+        _record_usage(llm, answer, "sql")
         try:
             sql = extract_sql(reply)
             return engine.run(sql), None
@@ -549,6 +624,22 @@ def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None
         messages = [*messages, {"role": "assistant", "content": reply},
                     {"role": "user", "content": f"{error}\nWrite one corrected SELECT query only."}]
     return None, error
+
+
+def _whole_sentences(reply: str, usage: dict | None) -> str:
+    """A reply that stopped at ``RAG_MAX_TOKENS`` ends at its last complete sentence (not mid-word)."""
+    if not usage or usage.get("completion_tokens", 0) < RAG_MAX_TOKENS:
+        return reply
+    m = re.match(r"(?s)(.*[.!?。])[^.!?。]*$", reply)
+    return m.group(1) if m and len(m.group(1)) >= len(reply) // 3 else reply
+
+
+def _record_usage(llm, answer: Answer, step: str) -> None:
+    """Note the tokens of one model call (prompt in, generated out) when the backend reports them."""
+    usage = getattr(llm, "last_usage", None)
+    if isinstance(usage, dict):
+        answer.usage.append({"step": step, "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                             "completion_tokens": int(usage.get("completion_tokens") or 0)})
 
 
 def _looks_empty(result) -> bool:
@@ -563,10 +654,11 @@ def _looks_empty(result) -> bool:
 def _checked_phrase(llm, question: str, facts: str, answer: Answer, language: str) -> str:
     """A model's phrasing of a SQL result, kept only if every number in it is in the rows."""
     try:
-        reply = llm.chat(phrase_messages(question, facts, language), max_tokens=120, stream=False)
+        reply = llm.chat(phrase_messages(question, facts, language), max_tokens=PHRASE_MAX_TOKENS, stream=False)
     except BackendError as exc:
         answer.notes.append(str(exc))
         return facts
+    _record_usage(llm, answer, "phrase")
     allowed = allowed_numbers(answer.rows, question, facts)
     key_numbers = numbers_in(facts) - numbers_in(question)
     if not reply or unsupported_numbers(reply, allowed) or (key_numbers and not (numbers_in(reply) & key_numbers)):

@@ -27,6 +27,9 @@ BACKENDS = ("local", "openai", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
 CACHE_BYTES = 1 << 30
+# prompts are kept under ~1,200 tokens (see engine.ask.answer / text_to_sql) and answers under 200:
+# 2,048 holds a prompt, a text-to-SQL retry and the reply, with half the KV memory of 4,096
+DEFAULT_N_CTX = 2048
 
 
 class BackendError(ValueError):
@@ -41,12 +44,17 @@ class LLMBackend(Protocol):
     def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]: ...
 
 
+# After each chat call a backend may set ``last_usage = {"prompt_tokens": int, "completion_tokens": int}``
+# (the local backend always does; an OpenAI-compatible one when the server reports usage). The answer
+# pipeline records it per call so that latency can be judged by token counts, independent of load.
+
+
 # --------------------------------------------------------------------------------------------- local
 _LLAMAS: dict[tuple, object] = {}
 _LLAMAS_LOCK = threading.Lock()
 
 
-def load_llama(path: str, n_ctx: int = 4096, n_threads: int = 2):
+def load_llama(path: str, n_ctx: int = DEFAULT_N_CTX, n_threads: int = 2):
     """A ``llama_cpp.Llama`` for a GGUF file, loaded once per process per (path, n_ctx, n_threads)."""
     key = (str(path), n_ctx, n_threads)
     with _LLAMAS_LOCK:
@@ -75,8 +83,10 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, model: str = DEFAULT_LOCAL_MODEL, n_ctx: int = 4096, n_threads: int = 2, path: str | None = None):
+    def __init__(self, model: str = DEFAULT_LOCAL_MODEL, n_ctx: int = DEFAULT_N_CTX, n_threads: int = 2,
+                 path: str | None = None):
         self.model = model
+        self.last_usage: dict | None = None
         self.title = spec(model).title if path is None else os.path.basename(path)
         self._path = path
         self._n_ctx = n_ctx
@@ -95,18 +105,46 @@ class LocalBackend:
         llm = self.llama()
         if stream:
             return self._stream(llm, messages, max_tokens)
+        self.last_usage = None
         with _generation_lock(llm):
-            out = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                             stop=STOP, stream=False)
+            try:
+                out = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                                 stop=STOP, stream=False)
+            except ValueError as exc:  # e.g. "Requested tokens exceed context window"
+                raise self._too_long(exc) from None
+        usage = out.get("usage") or {}
+        self.last_usage = {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                           "completion_tokens": int(usage.get("completion_tokens") or 0)}
         return (out["choices"][0]["message"].get("content") or "").strip()
 
+    def _too_long(self, exc: Exception) -> BackendError:
+        return BackendError(f"The local model could not take this prompt ({str(exc).splitlines()[0][:160]}): "
+                            f"ask a shorter question.")
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        """How many tokens the ChatML prompt of ``messages`` is for this model (what prompt evaluation costs)."""
+        from llama_cpp.llama_chat_format import format_chatml
+
+        prompt = format_chatml(messages=messages).prompt
+        # add_bos=True as llama.cpp does for a completion (adds BOS only where the model's vocabulary asks for it)
+        return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
     def _stream(self, llm, messages, max_tokens) -> Iterator[str]:
+        self.last_usage = None
+        prompt_tokens = self.prompt_tokens(messages)
+        generated = 0
         with _generation_lock(llm):
-            for chunk in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                                    stop=STOP, stream=True):
-                piece = chunk["choices"][0].get("delta", {}).get("content")
-                if piece:
-                    yield piece
+            try:
+                chunks = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
+                                                    top_k=1, stop=STOP, stream=True)
+                for chunk in chunks:
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        generated += 1  # llama-cpp-python streams one token per chunk (multi-byte ones joined)
+                        yield piece
+            except ValueError as exc:
+                raise self._too_long(exc) from None
+        self.last_usage = {"prompt_tokens": prompt_tokens, "completion_tokens": generated}
 
 
 _GEN_LOCKS: dict[int, threading.Lock] = {}
@@ -140,6 +178,7 @@ class OpenAIBackend:
         self.__key = api_key or ""
         self._model = model or None
         self._client_obj = None
+        self.last_usage: dict | None = None
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self._model!r})"
@@ -203,6 +242,7 @@ class OpenAIBackend:
 
     def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]:
         model = self.model
+        self.last_usage = None
         if stream:
             return self._stream(model, messages, max_tokens)
         import openai
@@ -219,6 +259,10 @@ class OpenAIBackend:
         if not isinstance(content, str):
             raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} returned something that is not a chat "
                                f"completion: check that the URL points at an OpenAI-compatible API (usually ending in /v1).")
+        usage = getattr(resp, "usage", None)
+        if usage is not None and isinstance(getattr(usage, "prompt_tokens", None), int):
+            self.last_usage = {"prompt_tokens": usage.prompt_tokens,
+                               "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
         return content.strip()
 
     def _stream(self, model, messages, max_tokens) -> Iterator[str]:
@@ -268,7 +312,7 @@ def make_backend(kind: str = "local", **settings) -> LLMBackend | None:
         model = settings.get("model") or os.environ.get("KMART_LOCAL_MODEL") or DEFAULT_LOCAL_MODEL
         spec(model)  # unknown name -> one sentence
         threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
-        key = (model, settings.get("n_ctx", 4096), threads, settings.get("path"))
+        key = (model, settings.get("n_ctx") or DEFAULT_N_CTX, threads, settings.get("path"))
         if key not in _LOCAL_BACKENDS:
             _LOCAL_BACKENDS[key] = LocalBackend(model, n_ctx=key[1], n_threads=key[2], path=key[3])
         return _LOCAL_BACKENDS[key]

@@ -1,9 +1,12 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt carries the schema (tables, typed columns, meanings), the product list with Korean names,
-the glossary, the data's date range, the period the question names (already resolved against the
-data's last day), few-shot examples in English and Korean, and the rule "one SELECT only". The
-reply's SQL is taken from a ```sql fence (or a bare SELECT/WITH) and always goes through the guard
+The prompt carries the schema (tables, typed columns, meanings, the data's date range), a compact
+product list (id and name), the glossary, few-shot examples in English and Korean and the rule "one
+SELECT only" — all of it the same for every question, first, so llama.cpp reuses its evaluated state
+(prompt cache) — and then the question with what was resolved from it (stores, products with their
+names, the period resolved against the data's last day). The whole prompt is kept under
+``PROMPT_TOKEN_BUDGET`` tokens: prompt evaluation on 2 CPU cores is the largest part of the latency.
+The reply's SQL is taken from a ```sql fence (or a bare SELECT/WITH) and always goes through the guard
 before it runs; nothing else from the reply is executed.
 """
 
@@ -22,6 +25,9 @@ SYSTEM_RULES = (
     "answer with the SQL in a ```sql block and nothing else."
 )
 
+PROMPT_TOKEN_BUDGET = 1000  # tokens (Qwen2.5 tokenizer) for the whole text-to-SQL prompt
+SQL_MAX_TOKENS = 150  # a SELECT for these tables fits in ~30-90 tokens
+
 FEW_SHOT = [
     ("How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
@@ -36,6 +42,9 @@ FEW_SHOT = [
      "SELECT date_trunc('month', s.Date) AS month, sum(s.Qty) AS total_qty FROM sales s JOIN products p ON p.Product_ID = s.Product_ID "
      "WHERE p.SubCategory = 'BEVERAGES' AND s.Date >= DATE '2017-01-01' GROUP BY 1 ORDER BY 1"),
 ]
+# the examples that go into the prompt (one English, one Korean; each example costs ~60-90 tokens of
+# prompt evaluation, and more of them did not change which SQL the 1.5B model writes for these tables)
+PROMPT_SHOTS = (0, 1)
 
 _FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)```", re.I | re.S)
 _BARE = re.compile(r"(?is)\b((?:with\s+\w+\s+as\s*\(|select\s|from\s+\w+\s+select\s).*)")
@@ -52,29 +61,78 @@ _DESCRIPTIVE = ("why", "explain", "what does", "what is a", "meaning", "define",
                 "왜", "이유", "설명", "의미", "뜻", "어떻게", "방법")
 
 
-def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
-    """Chat messages (system + few-shot + the question) asking for one SELECT."""
-    system = SYSTEM_RULES + "\n\n" + engine.schema_text()
+def estimate_tokens(text: str) -> int:
+    """A conservative token count without a tokenizer (Qwen2.5: ~3.5 ASCII characters per token, Hangul ~1 each)."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return int(ascii_chars / 3.2 + (len(text) - ascii_chars) * 1.1) + 1
+
+
+def messages_tokens(messages: list[dict]) -> int:
+    return sum(estimate_tokens(m["content"]) + 5 for m in messages) + 3  # + ChatML markers per message
+
+
+def compact_schema(engine) -> str:
+    """The engine's schema text without per-product lead times, prices and Korean names (the question's
+    products are resolved to ids before the prompt is built, and lead time and price are columns)."""
+    full = engine.schema_text()
+    ds = getattr(engine, "ds", None)
+    if ds is None or "Products (" not in full:
+        return full
+    lines, skipping = [], False
+    for line in full.splitlines():
+        if line.startswith("Products ("):
+            names = ", ".join(f"{row['Product_ID']} {row['SubCategory']}"
+                              for row in ds.products.select("Product_ID", "SubCategory").iter_rows(named=True))
+            lines.append(f"Products (Product_ID SubCategory): {names}.")
+            skipping = True
+            continue
+        if skipping and line.startswith("  "):
+            continue
+        skipping = False
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def build_sql_prompt(question: str, engine, entities: Entities, budget: int = PROMPT_TOKEN_BUDGET) -> list[dict]:
+    """Chat messages (system + few-shot + the question) asking for one SELECT, within ``budget`` tokens.
+
+    Everything before the question is the same for every question (prompt-cache friendly); when the
+    prompt is over the budget, few-shot examples are dropped first, then the question's hints.
+    """
+    system = SYSTEM_RULES + "\n\n" + compact_schema(engine)
     hints = []
     if entities.stores:
         hints.append(f"stores: {', '.join(map(str, entities.stores))} (Store_ID)")
     if entities.products:
-        hints.append(f"products: {', '.join(map(str, entities.products))} (Product_ID)")
+        names = []
+        ds = getattr(engine, "ds", None)
+        for p in entities.products:
+            try:
+                names.append(f"{p} = {ds.product(p)['SubCategory']}")
+            except Exception:  # no dataset or an unknown id: the id alone
+                names.append(str(p))
+        hints.append(f"products: {', '.join(names)} (Product_ID)")
     if entities.start and entities.end:
         hints.append(f"period: {entities.start.isoformat()} to {entities.end.isoformat()} ({entities.period_label})")
     if entities.top_n:
         hints.append(f"top {entities.top_n}")
-    messages = [{"role": "system", "content": system}]
-    for q, sql in FEW_SHOT:
-        messages.append({"role": "user", "content": q})
-        messages.append({"role": "assistant", "content": f"```sql\n{sql}\n```"})
     content = question.strip()
     if entities.normalized and entities.normalized != question.strip():
         content += f"\n(in English terms: {entities.normalized})"
-    if hints:
-        content += "\nResolved from the question: " + "; ".join(hints) + "."
-    messages.append({"role": "user", "content": content})
-    return messages
+    shots = [FEW_SHOT[i] for i in PROMPT_SHOTS]
+    while True:
+        text = content + ("\nResolved from the question: " + "; ".join(hints) + "." if hints else "")
+        messages = [{"role": "system", "content": system}]
+        for q, sql in shots:
+            messages.append({"role": "user", "content": q})
+            messages.append({"role": "assistant", "content": f"```sql\n{sql}\n```"})
+        messages.append({"role": "user", "content": text})
+        if messages_tokens(messages) <= budget or (not shots and not hints):
+            return messages
+        if shots:
+            shots = shots[:-1]
+        else:
+            hints = hints[:-1]
 
 
 def extract_sql(llm_text: str) -> str:

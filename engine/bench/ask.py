@@ -175,9 +175,12 @@ def run(args) -> list[dict]:
                 verdict = numeric_verdict(a, q.truth(ds)) if q.kind == "numeric" else ("hit" if hit(a, q.sources) else "miss")
                 way = "template" if a.template else ("llm-sql" if a.sql else ("llm" if a.backend != "none" else "retrieval"))
                 results.append((q, a, verdict, way))
-                print(f"[{spec}] {verdict:10s} {way:9s} {a.seconds:6.1f} s  {q.text}", file=sys.stderr, flush=True)
+                toks = "+".join(f"{u['prompt_tokens']}/{u['completion_tokens']}" for u in a.usage) or "-"
+                print(f"[{spec}] {verdict:10s} {way:9s} {a.seconds:6.1f} s  tok in/out {toks:12s} {q.text}",
+                      file=sys.stderr, flush=True)
                 detail.append({"backend": spec, "lang": q.language, "kind": q.kind, "verdict": verdict, "way": way,
-                               "seconds": a.seconds, "question": q.text,
+                               "seconds": a.seconds, "prompt_tok": sum(u["prompt_tokens"] for u in a.usage) or None,
+                               "gen_tok": sum(u["completion_tokens"] for u in a.usage) or None, "question": q.text,
                                "answer": a.answer.replace("\n", " ")[:100]})
             for kind_name in ("numeric", "descriptive"):
                 sel = [r for r in results if r[0].kind == kind_name]
@@ -194,6 +197,11 @@ def run(args) -> list[dict]:
                 else:
                     row |= {"right": None, "wrong": None, "unanswered": None, "accuracy": None,
                             "hit@5": sum(r[2] == "hit" for r in sel) / len(sel)}
+                used = [r[1].usage for r in sel if r[1].usage]  # answers that called the model
+                row |= {"llm_answers": len(used),
+                        "prompt_tok": round(sum(u["prompt_tokens"] for x in used for u in x) / len(used)) if used else None,
+                        "gen_tok": round(sum(u["completion_tokens"] for x in used for u in x) / len(used)) if used else None,
+                        "calls": round(sum(len(x) for x in used) / len(used), 2) if used else None}
                 row |= {"p50_s": _percentile(secs, 0.5), "p95_s": _percentile(secs, 0.95),
                         "p50_template_s": _percentile(tmpl, 0.5), "p50_llm_s": _percentile(llm, 0.5),
                         "ko_right": sum(r[2] in ("right", "hit") for r in sel if r[0].language == "ko"),
@@ -201,7 +209,10 @@ def run(args) -> list[dict]:
                 rows.append(row)
     NOTES.append("right/wrong/unanswered: numeric answers containing the polars ground truth / stating other numbers / "
                  "saying they cannot compute it; p50_template_s: answers from a vetted SQL template; p50_llm_s: "
-                 "answers that needed the language model (text-to-SQL or a written answer)")
+                 "answers that needed the language model (text-to-SQL or a written answer); llm_answers: how many answers "
+                 "called the model; prompt_tok / gen_tok / calls: mean prompt tokens (an upper bound on what is evaluated: a prefix already in llama.cpp's prompt cache is not evaluated again), tokens generated and model "
+                 "calls per such answer (from the backend's usage counts: load-independent; latency on quiet cores "
+                 "~ prompt_tok / prompt-eval tok/s + gen_tok / generation tok/s)")
     if getattr(args, "detail", False):
         from engine.commands.bench import format_table
 
