@@ -102,6 +102,16 @@ def test_numeric_answers_equal_polars(data, demo, question, store, product, star
     assert a.backend == "none" and a.model is None
 
 
+def test_korean_single_day_maximum_is_worded_in_korean(data, demo):
+    """The max-day template's columns get Korean words (no raw column names in a Korean answer)."""
+    day = (demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3))
+           .group_by("Date").agg(pl.col("Qty").sum()).sort(["Qty", "Date"], descending=[True, False]).row(0))
+    a = ask("44번 매장 3번 상품 하루 최대 판매량은?", data, backend="none", use_cache=False)
+    assert a.template == "sales_max_day", a
+    assert format_value(int(day[1])) in a.answer and str(day[0]) in a.answer
+    assert "하루 판매량" in a.answer and "day_qty" not in a.answer
+
+
 def test_cache_hit_on_repeat_and_log(data, demo):
     question = "How many units of product 3 did store 44 sell in January 2017?"
     first = ask(question, data, backend="none")

@@ -154,13 +154,14 @@ COLUMN_WORDS_KO = {
     "days_with_sales": "판매일 수", "total_customers": "고객 수 합계", "avg_per_store_day": "매장·일 평균",
     "avg_daily_qty": "일평균 판매량", "avg_price": "평균 가격", "min_price": "최저 가격", "max_price": "최고 가격",
     "days": "일수", "order_days": "발주일 수", "confirmed_lines": "확정된 발주 줄 수", "version": "버전",
-    "subcategory": "상품명", "wti_price": "유가",
+    "subcategory": "상품명", "wti_price": "유가", "day_qty": "하루 판매량",
 }
 KO_TEMPLATE = {
     "sales_total": "판매량 합계", "sales_average": "일평균 판매량", "customers": "고객 수", "top_stores": "판매량 상위 매장",
     "top_products": "판매량 상위 상품", "product_info": "리드타임(일)과 단가", "oil_price": "WTI 유가 (USD/배럴)",
     "ledger_orders": "발주 원장의 발주량", "sales_by_store": "매장별 판매량", "sales_by_product": "상품별 판매량",
     "sales_by_day": "일별 판매량", "sales_by_week": "주별 판매량", "sales_by_month": "월별 판매량",
+    "sales_max_day": "하루 판매량이 가장 많았던 날", "sales_min_day": "하루 판매량이 가장 적었던 날",
 }
 
 
