@@ -237,7 +237,9 @@ class SqlEngine:
             lines.append("Exact values of text columns (compare with these, e.g. State = 'TX'):")
             lines.extend(f"  {col}: {', '.join(repr(v) for v in vals)}" for col, vals in values.items())
         lines.append("Glossary: 매장/점/호점=store, 상품/제품/품목=product, 판매량=sales qty (sales.Qty), "
-                     "발주/발주량/주문=order qty (order_lines.final_qty), 고객수/방문객=customers (orders.CustomerCount), "
+                     + ("발주/발주량/주문=order qty (order_lines.final_qty), " if "order_lines" in self.tables
+                        else "발주/발주량/주문=order qty (no confirmed orders yet: no table), ")
+                     + "고객수/방문객=customers (orders.CustomerCount), "
                      "유가=oil price (oil_price.WTI_Price), 리드타임=lead time (products.LeadTime), 가격=price, "
                      "합계=sum, 평균=average, 최대=max, 상위/순위=top.")
         return "\n".join(lines)
