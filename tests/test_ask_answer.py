@@ -211,18 +211,18 @@ def _qwen_tokens(messages) -> int | None:
 
 
 def test_prompts_stay_within_their_token_budgets(data):
-    """Prompt evaluation is most of the latency on CPU: text-to-SQL <= 1,000 tokens, RAG <= 1,200, with the
+    """Prompt evaluation is most of the latency on CPU: text-to-SQL <= PROMPT_TOKEN_BUDGET (1,100) tokens, RAG <= 1,200, with the
     fixed part first (the same for every question, so llama.cpp's prompt cache reuses it)."""
     from engine.ask.answer import _data_context
     from engine.ask.entities import extract_entities
-    from engine.ask.text_to_sql import build_sql_prompt, messages_tokens
+    from engine.ask.text_to_sql import PROMPT_TOKEN_BUDGET, build_sql_prompt, messages_tokens
 
     ds, engine, _ = _data_context(data)
     prompts = []
     for q in ("How many different cities have stores?", "44번 매장의 2017년 2월 3번 상품 판매량은?",
               "Which product had the highest average price per unit sold at store 12 in the last 90 days?"):
         m = build_sql_prompt(q, engine, extract_entities(q, ds))
-        assert messages_tokens(m) <= 1000 and "stores(" in m[0]["content"] and q in m[-1]["content"]
+        assert messages_tokens(m) <= PROMPT_TOKEN_BUDGET and "stores(" in m[0]["content"] and q in m[-1]["content"]
         prompts.append(m)
     assert prompts[0][:-1] == prompts[1][:-1] == prompts[2][:-1]  # same prefix for every question
     ko = prompts[1][-1]["content"]
@@ -236,7 +236,7 @@ def test_prompts_stay_within_their_token_budgets(data):
         prompts.append(m)
     real = [_qwen_tokens(m) for m in prompts]
     if real[0] is not None:
-        assert max(real[:3]) <= 1000 and max(real[3:]) <= 1200, real
+        assert max(real[:3]) <= PROMPT_TOKEN_BUDGET and max(real[3:]) <= 1200, real
 
 
 def test_passages_are_cut_to_the_sentences_with_the_question_terms():

@@ -10,7 +10,7 @@ import pytest
 from engine.ask.entities import extract_entities
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL
-from engine.ask.text_to_sql import FEW_SHOT, build_sql_prompt, extract_sql, is_numeric_question
+from engine.ask.text_to_sql import FEW_SHOT, PROMPT_SHOTS, build_sql_prompt, extract_sql, is_numeric_question
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,9 @@ def test_prompt_has_rules_schema_glossary_examples_and_resolved_entities(engine,
     system = msgs[0]["content"]
     assert "ONE DuckDB SQL SELECT" in system and "sales(Date DATE" in system
     assert "- order_lines(" not in system  # no ledger in the demo folder: the model is not offered that table
-    assert "3: BEVERAGES (음료수/음료)" in system and "판매량=sales qty" in system and "2017-03-31" in system
-    assert [m["role"] for m in msgs[1:-1]] == ["user", "assistant"] * len(FEW_SHOT)
+    assert "3 BEVERAGES" in system and "판매량=sales qty" in system and "2017-03-31" in system
+    assert "stores.State: 'CA'" in system  # exact codes, so the model writes State = 'TX', not 'Texas'
+    assert [m["role"] for m in msgs[1:-1]] == ["user", "assistant"] * len(PROMPT_SHOTS)
     last = msgs[-1]["content"]
     assert last.startswith(q)
     assert "stores: 44" in last and "products: 3" in last and "2017-03-20 to 2017-03-26" in last

@@ -25,7 +25,8 @@ SYSTEM_RULES = (
     "answer with the SQL in a ```sql block and nothing else."
 )
 
-PROMPT_TOKEN_BUDGET = 1000  # tokens (Qwen2.5 tokenizer) for the whole text-to-SQL prompt
+QUESTION_RESERVE = 120  # tokens kept for the question and its hints when the examples are chosen
+PROMPT_TOKEN_BUDGET = 1100  # tokens (Qwen2.5 tokenizer) for the whole text-to-SQL prompt
 SQL_MAX_TOKENS = 150  # a SELECT for these tables fits in ~30-90 tokens
 
 FEW_SHOT = [
@@ -89,6 +90,8 @@ def compact_schema(engine) -> str:
         if skipping and line.startswith("  "):
             continue
         skipping = False
+        if line.startswith(("  products.SubCategory:", "  stores.City:")):
+            continue  # the same names as the Products line above; city names are written as spoken
         lines.append(line)
     return "\n".join(lines)
 
@@ -119,20 +122,27 @@ def build_sql_prompt(question: str, engine, entities: Entities, budget: int = PR
     content = question.strip()
     if entities.normalized and entities.normalized != question.strip():
         content += f"\n(in English terms: {entities.normalized})"
+    # The examples are chosen once for every question (against the budget less a reserve for the question),
+    # so the prefix stays identical and llama.cpp's prompt cache reuses it; then only the hints are trimmed.
     shots = [FEW_SHOT[i] for i in PROMPT_SHOTS]
+    prefix = _prefix(system, shots)
+    while shots and messages_tokens(prefix) > budget - QUESTION_RESERVE:
+        shots = shots[:-1]
+        prefix = _prefix(system, shots)
     while True:
         text = content + ("\nResolved from the question: " + "; ".join(hints) + "." if hints else "")
-        messages = [{"role": "system", "content": system}]
-        for q, sql in shots:
-            messages.append({"role": "user", "content": q})
-            messages.append({"role": "assistant", "content": f"```sql\n{sql}\n```"})
-        messages.append({"role": "user", "content": text})
-        if messages_tokens(messages) <= budget or (not shots and not hints):
+        messages = [*prefix, {"role": "user", "content": text}]
+        if messages_tokens(messages) <= budget or not hints:
             return messages
-        if shots:
-            shots = shots[:-1]
-        else:
-            hints = hints[:-1]
+        hints = hints[:-1]
+
+
+def _prefix(system: str, shots) -> list[dict]:
+    messages = [{"role": "system", "content": system}]
+    for q, sql in shots:
+        messages.append({"role": "user", "content": q})
+        messages.append({"role": "assistant", "content": f"```sql\n{sql}\n```"})
+    return messages
 
 
 def extract_sql(llm_text: str) -> str:
