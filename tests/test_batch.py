@@ -168,7 +168,7 @@ def test_cli_json_summary(chain, tmp_path, capsys):
     code = main(["batch", "--data", str(chain), "--stores", "44", "--products", "3", "--models", "weekday_mean4", "--workers", "0",
                  "--out", str(out), "--models-dir", str(tmp_path / "models"), "--json"])
     captured = capsys.readouterr()
-    assert code == 0
+    assert code == 0, captured.err
     printed = json.loads(captured.out)
     assert printed == json.loads((out / "summary.json").read_text())
     assert (printed["series_total"], printed["series_ok"], printed["stores"], printed["products"]) == (1, 1, [44], [3])
@@ -221,3 +221,20 @@ def test_order_model_and_selection_parsing():
     assert parse_ids("44, 45", "stores") == [44, 45]
     with pytest.raises(ValueError, match="--products must be 'all' or ids"):
         parse_ids("3;12", "products")
+
+
+def test_the_progress_bar_writes_to_the_stderr_of_the_moment(monkeypatch):
+    """The CLI's progress bar uses sys.stderr as it is when the bar is made, not the stream at import time."""
+    import io
+
+    from engine.commands.batch import ProgressBar
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    ProgressBar()(1, 2, 0)
+    monkeypatch.setattr("sys.stderr", second)
+    first.close()  # as pytest closes a captured stream after its test
+    bar = ProgressBar()
+    bar(2, 2, 0)
+    bar.close()
+    assert "2/2 series, 0 failed" in second.getvalue()

@@ -9,8 +9,9 @@ import sys
 class ProgressBar:
     """`[#####.....] 12/54 series, 1 failed` redrawn on stderr."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width, self.drawn = stream, width, False
+    def __init__(self, stream=None, width: int = 30):
+        # sys.stderr is looked up now, not when the module was imported (it may have been replaced and closed since)
+        self.stream, self.width, self.drawn = stream if stream is not None else sys.stderr, width, False
 
     def __call__(self, done: int, total: int, failed: int, status: dict | None = None) -> None:
         filled = int(self.width * done / total) if total else self.width
