@@ -211,9 +211,9 @@ def _qwen_tokens(messages) -> int | None:
 
 
 def test_prompts_stay_within_their_token_budgets(data):
-    """Prompt evaluation is most of the latency on CPU: text-to-SQL <= PROMPT_TOKEN_BUDGET (1,100) tokens, RAG <= 1,200, with the
+    """Prompt evaluation is most of the latency on CPU: text-to-SQL <= PROMPT_TOKEN_BUDGET (1,100) tokens, RAG <= RAG_PROMPT_TOKEN_BUDGET (700), with the
     fixed part first (the same for every question, so llama.cpp's prompt cache reuses it)."""
-    from engine.ask.answer import _data_context
+    from engine.ask.answer import RAG_PROMPT_TOKEN_BUDGET, _data_context
     from engine.ask.entities import extract_entities
     from engine.ask.text_to_sql import PROMPT_TOKEN_BUDGET, build_sql_prompt, messages_tokens
 
@@ -232,11 +232,11 @@ def test_prompts_stay_within_their_token_budgets(data):
         a = ask(q, data, backend=llm, use_cache=False)
         assert a.route == "rag" and len(a.passages) == 5
         m = llm.prompts[0]
-        assert messages_tokens(m) <= 1200 and "[1]" in m[1]["content"] and q in m[1]["content"]
+        assert messages_tokens(m) <= RAG_PROMPT_TOKEN_BUDGET and "[1]" in m[1]["content"] and q in m[1]["content"]
         prompts.append(m)
     real = [_qwen_tokens(m) for m in prompts]
     if real[0] is not None:
-        assert max(real[:3]) <= PROMPT_TOKEN_BUDGET and max(real[3:]) <= 1200, real
+        assert max(real[:3]) <= PROMPT_TOKEN_BUDGET and max(real[3:]) <= RAG_PROMPT_TOKEN_BUDGET, real
 
 
 def test_passages_are_cut_to_the_sentences_with_the_question_terms():

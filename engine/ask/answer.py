@@ -34,9 +34,9 @@ from engine.ask.backends import BackendError, make_backend
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
 # Latency on 2 CPU cores is mostly prompt evaluation (~tokens in) plus generation (~tokens out):
-RAG_PROMPT_TOKEN_BUDGET = 1200  # the whole RAG prompt (Qwen2.5 tokens, estimated)
-PASSAGE_CHARS = 420  # at most this much of one passage goes into the prompt (the page shows it whole)
-RAG_MAX_TOKENS = 150  # ~4 short sentences; a reply cut there ends at its last full sentence
+RAG_PROMPT_TOKEN_BUDGET = 700  # the whole RAG prompt (Qwen2.5 tokens, estimated): prompt evaluation (~70 tok/s on 2 cores) is most of the latency
+PASSAGE_CHARS = 300  # at most this much of one passage goes into the prompt (the page shows it whole)
+RAG_MAX_TOKENS = 100  # ~3 short sentences; a reply cut there ends at its last full sentence
 PHRASE_MAX_TOKENS = 100
 STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
 how when where why this that these those it its me my our your their there tell about give show please can could would
@@ -291,7 +291,7 @@ def rag_messages(question: str, passages: list[dict], language: str, facts: str 
     system = ("You are the data assistant of K-Mart, a retail chain. Answer the question using ONLY the facts and "
               "numbered passages given. Cite the passages you use like [1]. Copy numbers exactly as written; never "
               "compute or invent a number. If the passages do not contain the answer, say so. "
-              f"Answer in {_language_name(language)}, in at most 4 short sentences.")
+              f"Answer in {_language_name(language)}, in at most 3 short sentences.")
     if language == "ko":
         system += " 반드시 한국어로 답하세요."
     terms = question_terms(question, normalized)
