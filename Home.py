@@ -3,6 +3,7 @@
 import altair as alt
 import streamlit as st
 
+from engine.batch.summary import last_batch_line, read_summary
 from engine.overview import overview, sales_trend, top_products, top_stores
 from engine.storage import data_dir, list_backups, replace_dataset
 from ui_common import APP_TITLE, load_current, show_errors
@@ -45,8 +46,6 @@ else:
     right.dataframe(top_products(ds, start, end), hide_index=True, width="stretch")
 
 # Last nightly batch (one line when a batch summary exists; reads summary.json only, no Dask import)
-from engine.batch import last_batch_line, read_summary  # noqa: E402
-
 if batch_line := last_batch_line(read_summary(data=data_dir())):
     st.info(f"{batch_line}. Details on the Nightly batch page.", icon="🌙")
 
