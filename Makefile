@@ -35,6 +35,9 @@ run: $(STAMP) $(DATA)/sales.csv
 browser:
 	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests..."; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	@# a Korean font, so Hangul in the pages (and the browser tests' screenshots) is drawn, not boxes
+	@test -n "$$(fc-list :lang=ko 2>/dev/null)" || { echo "Installing a Korean font (fonts-nanum)..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum) >/dev/null; }
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
