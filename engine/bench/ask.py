@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import tempfile
+from engine.bench._support import bench_data
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,7 +139,6 @@ def _percentile(values: list[float], q: float) -> float | None:
 def run(args) -> list[dict]:
     from engine.ask.answer import _data_context, ask, ensure_index
     from engine.dataset import load_dataset
-    from engine.demo import write_demo
 
     rows, detail = [], []
     NOTES.clear()
@@ -148,11 +147,7 @@ def run(args) -> list[dict]:
         seen: dict = {}
         questions = [q for q in questions if seen.setdefault((q.kind, q.language), []).append(q) or
                      len(seen[(q.kind, q.language)]) <= args.limit]
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data
-        if folder is None:
-            folder = f"{tmp}/data/current"
-            write_demo(folder)
+    with bench_data(args) as (folder, _):
         ds = load_dataset(folder)
         t0 = time.perf_counter()
         _data_context(folder)  # data + DuckDB tables, once per process as in the app

@@ -9,7 +9,7 @@ runs. Target: >= 1.7x from 1 to 2 workers (needs two otherwise idle cores).
 from __future__ import annotations
 
 import os
-import tempfile
+from engine.bench._support import bench_data
 import time
 from pathlib import Path
 
@@ -27,16 +27,11 @@ def run(args) -> list[dict]:
     from engine.batch.partitions import write_partitions
     from engine.batch.runner import run_batch
     from engine.dataset import load_dataset
-    from engine.demo import write_demo
     from engine.storage import state_dir
 
     counts = [int(w) for w in str(args.workers_list).split(",") if w.strip()]
     rows, loads = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data
-        if folder is None:
-            folder = Path(tmp) / "data" / "current"
-            write_demo(folder)
+    with bench_data(args) as (folder, tmp):
         ds = load_dataset(folder)
         write_partitions(ds, state_dir(Path(folder)))
         for n in counts:

@@ -10,7 +10,7 @@ LSTM + CNN for the three products train in <= 90 s on 2 CPU cores.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+from engine.bench._support import bench_data
 import time
 
 NOTES: list[str] = []
@@ -26,14 +26,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> list[dict]:
     from engine.dataset import load_dataset
-    from engine.demo import write_demo
     from engine.forecasting import NEURAL_MODELS, REFERENCE_BASELINE, run_forecast
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data
-        if folder is None:
-            folder = f"{tmp}/data/current"
-            write_demo(folder)
+    with bench_data(args) as (folder, tmp):
         ds = load_dataset(folder)
         products = [int(p) for p in args.products.split(",")]
         t0 = time.perf_counter()

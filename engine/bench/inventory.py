@@ -12,7 +12,7 @@ product) is timed twice: the first call trains and saves the models, the second 
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+from engine.bench._support import bench_data
 import time
 
 NOTES: list[str] = []
@@ -42,17 +42,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> list[dict]:
     from engine.dataset import load_dataset
-    from engine.demo import write_demo
     from engine.inventory import evaluate_policy
     from engine.inventory.forecasts import clear_cache
 
     rows = []
     NOTES.clear()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data
-        if folder is None:
-            folder = f"{tmp}/data/current"
-            write_demo(folder)
+    with bench_data(args) as (folder, tmp):
         ds = load_dataset(folder)
         products = [int(p) for p in args.products.split(",")]
         models = f"{tmp}/models"
