@@ -38,3 +38,12 @@ def fresh_data(demo_dir, tmp_path, monkeypatch) -> Path:
     shutil.copytree(demo_dir, folder)
     monkeypatch.setenv("KMART_DATA", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def ask_data(demo_dir) -> Path:
+    """One copy of the demo data shared by the "Ask the data" tests (its document index is built once)."""
+    folder = demo_dir.parent.parent / "ask-shared" / "data" / "current"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(demo_dir, folder)
+    return folder

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 
 import polars as pl
 import pytest
@@ -20,14 +19,9 @@ SECRET = "sk-test-NEVER-WRITE-ME-93d1"
 HANGUL = re.compile(r"[가-힣]")
 
 
-@pytest.fixture(scope="module")
-def data(demo_dir):
-    """A copy of the demo data shared by the ask tests of this session (the document index is built once)."""
-    folder = demo_dir.parent.parent / "ask-shared" / "data" / "current"
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(demo_dir, folder)
-    return folder
+@pytest.fixture
+def data(ask_data):
+    return ask_data
 
 
 def units(demo, store=None, product=None, start=None, end=None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-CLI-NEVER-PRINT-7c1e"
 
 
-@pytest.fixture(scope="module")
-def data(demo_dir):
-    """A copy of the demo data shared by the ask tests of this session (the document index is built once)."""
-    folder = demo_dir.parent.parent / "ask-shared" / "data" / "current"
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(demo_dir, folder)
-    return folder
+@pytest.fixture
+def data(ask_data):
+    return ask_data
 
 
 def engine(*args, env=None) -> subprocess.CompletedProcess:

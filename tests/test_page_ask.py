@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -18,14 +17,10 @@ SECRET = "sk-test-PAGE-NEVER-SHOW-44aa"
 
 
 @pytest.fixture
-def data(demo_dir, monkeypatch):
-    """The demo copy shared by the ask tests (index built once), as the app's current data."""
-    folder = demo_dir.parent.parent / "ask-shared" / "data" / "current"
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(demo_dir, folder)
-    monkeypatch.setenv("KMART_DATA", str(folder))
-    return folder
+def data(ask_data, monkeypatch):
+    """The shared Ask demo copy as the app's current data."""
+    monkeypatch.setenv("KMART_DATA", str(ask_data))
+    return ask_data
 
 
 def _page() -> AppTest:
