@@ -4,8 +4,8 @@ import altair as alt
 import streamlit as st
 
 from engine.batch.summary import last_batch_line, read_summary
-from engine.overview import overview, sales_trend, top_products, top_stores
-from engine.storage import data_dir, list_backups, replace_dataset
+from engine.analysis.overview import overview, sales_trend, top_products, top_stores
+from engine.data.storage import data_dir, list_backups, replace_dataset
 from ui_common import APP_TITLE, load_current, show_errors
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🛒", layout="wide")

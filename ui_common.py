@@ -9,35 +9,22 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine.dataset import Dataset, read_dataset
-from engine.problems import ValidationReport
-from engine.readers import find_table_file
-from engine.schema import TABLES
-from engine.storage import data_dir, recover_interrupted_replace
+from engine.data.dataset import Dataset, read_dataset
+from engine.data.problems import ValidationReport
+from engine.data.storage import data_dir, recover_interrupted_replace, state_stamp
 
 APP_TITLE = "K-Mart demand & ordering"
 
 
-def _stamp(folder: Path) -> tuple:
-    """Changes whenever a table file changes: the cache key of the loaded data."""
-    out = []
-    for name in (*TABLES, "holidays"):
-        p = find_table_file(folder, name)
-        if p is not None:
-            s = p.stat()
-            out.append((p.name, s.st_size, s.st_mtime_ns))
-    return tuple(out)
-
-
 @st.cache_resource(show_spinner="Loading and checking the data…", max_entries=3)
-def _load(folder: str, stamp: tuple) -> tuple[Dataset | None, ValidationReport]:
+def _load(folder: str, stamp: str) -> tuple[Dataset | None, ValidationReport]:
     return read_dataset(folder)
 
 
 def load_current() -> tuple[Dataset | None, ValidationReport]:
     folder = data_dir()
     recover_interrupted_replace(folder)
-    return _load(str(folder), _stamp(folder))
+    return _load(str(folder), state_stamp(folder, include_state=False))
 
 
 def show_errors(report: ValidationReport) -> None:

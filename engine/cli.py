@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
 import sys
 
 import engine.commands
-from engine.problems import DataValidationError
+from engine.data.problems import DataValidationError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,10 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "register"):
             module.register(sub)
     return parser
-
-
-def print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,10 @@ import streamlit as st
 
 from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
-from engine.ledger import OrderLedger, default_ledger_path
-from engine.order_confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
+from engine.ordering.ledger import OrderLedger, default_ledger_path
+from engine.ordering.confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
                                        confirmation_token, product_names, sheet_table)
-from engine.ordering import order_sheet
+from engine.ordering.sheet import order_sheet
 from ui_common import APP_TITLE, pick_store, require_dataset, store_label
 
 MODEL_CHOICES = ["auto", *CHEAP_MODELS]

@@ -9,6 +9,9 @@ import polars as pl
 import streamlit as st
 
 from ui_common import APP_TITLE, require_dataset
+from engine.ask.models import DEFAULT_LOCAL_MODEL, MODELS
+from engine.ask.answer import ensure_index
+from engine.ask.answer import Answer, ask_stream
 
 st.set_page_config(page_title=f"Ask the data · {APP_TITLE}", layout="wide")
 st.title("Ask the data")
@@ -26,8 +29,6 @@ kind = st.sidebar.radio("Language model", list(BACKENDS), format_func=BACKENDS.g
                         index=list(BACKENDS).index(os.environ.get("KMART_ASK_BACKEND", "local")))
 settings: dict = {}
 if kind == "local":
-    from engine.ask.models import DEFAULT_LOCAL_MODEL, MODELS
-
     names = list(MODELS)
     settings["model"] = st.sidebar.selectbox("Local model", names, index=names.index(os.environ.get("KMART_LOCAL_MODEL", DEFAULT_LOCAL_MODEL)),
                                              format_func=lambda n: MODELS[n].title, key="local_model")
@@ -52,8 +53,6 @@ st.sidebar.subheader("Document index")
 status_box = st.sidebar.empty()
 if st.sidebar.button("Rebuild index", key="rebuild", help="Builds the documents from the data, forecasts and orders again "
                                                            "and updates only what changed."):
-    from engine.ask.answer import ensure_index
-
     bar = st.sidebar.progress(0.0, text="Building documents…")
 
     def progress(done: int, total: int, message: str) -> None:
@@ -109,7 +108,6 @@ question = st.chat_input("Ask about sales, stores, products, orders… (English 
 if question:
     from dataclasses import asdict
 
-    from engine.ask.answer import Answer, ask_stream
 
     with st.chat_message("user"):
         st.markdown(question)

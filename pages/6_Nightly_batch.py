@@ -6,9 +6,10 @@ import os
 
 import streamlit as st
 
-from engine.batch import last_batch, run_batch
+from engine.batch.runner import run_batch
+from engine.batch.summary import last_batch
 from engine.forecasting import CHEAP_MODELS
-from engine.storage import data_dir
+from engine.data.storage import data_dir
 from ui_common import APP_TITLE, pick_products, require_dataset, store_label
 
 st.set_page_config(page_title=f"Nightly batch · {APP_TITLE}", layout="wide")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """The full demo chain (54 stores) as CSV, written once. Do not modify: copy it (see fresh_data)."""
-    from engine.demo import write_demo
+    from engine.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("demo") / "current"
     write_demo(folder)
@@ -26,7 +26,7 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo(demo_dir):
     """The loaded demo Dataset."""
-    from engine.dataset import load_dataset
+    from engine.data.dataset import load_dataset
 
     return load_dataset(demo_dir)
 

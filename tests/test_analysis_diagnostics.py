@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.analysis.diagnostics import residual_diagnostics
+from engine.stats import residual_diagnostics
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from engine.analysis.factors import FACTORS, factor_analysis, factor_frame
-from engine.features import customer_features
+from engine.data.features import customer_features
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from engine.analysis.patterns import patterns
-from engine.calendar import is_payday_expr
+from engine.data.calendar import is_payday_expr
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def test_store_card_numbers(demo, docs):
     card = docs["store:44"]
     assert f"rank 1 of {len(demo.store_ids)} stores" in card.text
     assert f"${top['Value']:,.2f}" in card.text and q(top["Qty"]) in card.text
-    customers = demo.orders.filter(pl.col("Store_ID") == 44)["CustomerCount"].sum()
+    customers = demo.visits.filter(pl.col("Store_ID") == 44)["CustomerCount"].sum()
     assert q(customers) in card.text
     city = demo.store(44)["City"]
     neighbours = demo.stores.filter((pl.col("City") == city) & (pl.col("Store_ID") != 44))["Store_ID"].to_list()

@@ -24,6 +24,7 @@ def make_docs(n: int = 6) -> list[Document]:
 def counted_embeddings(monkeypatch):
     """Counts the passages that really get embedded."""
     import engine.ask.embeddings as emb
+    import engine.ask.index as index_module
 
     calls: list[str] = []
     real = emb.embed_passages
@@ -32,7 +33,7 @@ def counted_embeddings(monkeypatch):
         calls.extend(texts)
         return real(texts, *args, **kwargs)
 
-    monkeypatch.setattr(emb, "embed_passages", counting)
+    monkeypatch.setattr(index_module, "embed_passages", counting)  # patched where the index calls it
     return calls
 
 
@@ -103,10 +104,10 @@ def test_duplicate_ids_are_refused_with_a_sentence(demo_dir, tmp_path):
 
 def test_index_command_prints_counts_and_json(fresh_data, monkeypatch, capsys):
     """The CLI over a small document set (the full demo build is measured in the README)."""
-    import engine.ask.documents as documents
+    import engine.ask.index as index_module
     from engine.cli import main
 
-    monkeypatch.setattr(documents, "build_documents", lambda ds, state=None, errors=None: make_docs())
+    monkeypatch.setattr(index_module, "build_documents", lambda ds, state=None, errors=None: make_docs())
     assert main(["index", "--data", str(fresh_data)]) == 0
     out, err = capsys.readouterr()
     assert "7 documents (7 chunks)" in out and "7 added, 0 updated, 0 removed, 0 unchanged" in out

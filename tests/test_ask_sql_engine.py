@@ -68,7 +68,7 @@ def test_top_stores_and_monthly_totals_equal_polars(engine, demo):
         "SELECT date_trunc('month', Date) AS month, avg(CustomerCount) AS c FROM orders WHERE Store_ID = 7 AND year(Date) = 2016 GROUP BY 1 ORDER BY 1"
     )
     want = (
-        demo.orders.filter((pl.col("Store_ID") == 7) & (pl.col("Date").dt.year() == 2016))
+        demo.visits.filter((pl.col("Store_ID") == 7) & (pl.col("Date").dt.year() == 2016))
         .group_by(pl.col("Date").dt.month_start().alias("month")).agg(pl.col("CustomerCount").mean().alias("c")).sort("month")
     )
     assert [r["month"] for r in got.rows] == [d.isoformat() for d in want["month"]]

@@ -98,7 +98,7 @@ def expected(name: str, ds):
         f = _sales(ds, None, [3], Y2016).group_by("Store_ID").agg(pl.col("Qty").sum()).sort(["Qty", "Store_ID"], descending=[True, False]).head(3)
         return list(zip(f["Store_ID"].to_list(), f["Qty"].to_list()))
     if name == "customers":
-        return ds.orders.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(*LAST_WEEK))["CustomerCount"].sum()
+        return ds.visits.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(*LAST_WEEK))["CustomerCount"].sum()
     if name == "oil_price":
         return ds.oil_price.filter(pl.col("Date") == D(2017, 3, 1))["WTI_Price"].item()
     if name == "oil_average":

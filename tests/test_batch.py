@@ -33,7 +33,7 @@ def chain(tmp_path_factory, demo_dir) -> Path:
 @pytest.fixture(scope="module")
 def runs(chain):
     """The same selection run in this process (full table, no Dask) and on a LocalCluster with 2 workers."""
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     root = chain.parent.parent
     single = run_batch(chain, stores=STORES, products=PRODUCTS, models=MODELS, workers=0, out=root / "single", models_dir=root / "models-single")
@@ -64,9 +64,9 @@ def test_local_cluster_gives_the_single_process_numbers(runs, chain):
 
 def test_batch_numbers_are_the_engine_numbers(runs, chain):
     """The forecasts are lead_window_forecasts' numbers and the order line is order_sheet's for the same model."""
-    from engine.dataset import load_dataset
+    from engine.data.dataset import load_dataset
     from engine.forecasting import lead_window_forecasts
-    from engine.ordering import order_sheet
+    from engine.ordering.sheet import order_sheet
 
     _, cluster, _ = runs
     out = Path(cluster["out"])
@@ -98,7 +98,7 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
 
 
 def test_rerun_is_incremental_and_follows_changed_data(runs, chain):
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     _, cluster, _ = runs
     out = Path(cluster["out"])
@@ -124,10 +124,10 @@ def test_rerun_is_incremental_and_follows_changed_data(runs, chain):
 
 def test_a_failing_series_is_isolated_and_reported(runs, chain, monkeypatch):
     """A corrupt partition file of store 45 fails its series on the workers; store 44's series still finish."""
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
     from engine.batch import partitions as parts
-    from engine.dataset import load_dataset
-    from engine.storage import state_dir
+    from engine.data.dataset import load_dataset
+    from engine.data.storage import state_dir
 
     ds = load_dataset(chain)
     folder = parts.write_partitions(ds, state_dir(chain))
@@ -153,7 +153,7 @@ def test_a_failing_series_is_isolated_and_reported(runs, chain, monkeypatch):
 
 
 def test_a_series_without_sales_is_a_sentence(demo):
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     with pytest.raises(ValueError, match=r"store\(s\) 999 have no sales rows"):
         run_batch(demo.folder, stores="999", products="3", ds=demo, workers=0, out="/nonexistent/never-written")
@@ -188,7 +188,7 @@ def test_a_given_scheduler_address_runs_the_tasks(chain, tmp_path):
     """--scheduler tcp://host:port: the tasks run on that cluster (here one started by the test), same numbers as in-process."""
     from distributed import LocalCluster
 
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     kwargs = dict(stores="44", products="12", models="weekday_mean4")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -200,7 +200,7 @@ def test_a_given_scheduler_address_runs_the_tasks(chain, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_a_sentence(chain, tmp_path):
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*leave out --scheduler\.$"):
         run_batch(chain, stores="44", products="3", models="weekday_mean4", scheduler="tcp://127.0.0.1:9", out=tmp_path / "x",

@@ -16,7 +16,7 @@ HOME = str(ROOT / "Home.py")
 @pytest.fixture
 def batch(fresh_data):
     """A batch over stores 44, 45 x products 3, 12 in which store 45 never sold product 12 (all its rows are 0)."""
-    from engine.batch import run_batch
+    from engine.batch.runner import run_batch
 
     sales = pl.read_csv(fresh_data / "sales.csv", try_parse_dates=True)
     zero = (pl.col("Store_ID") == 45) & (pl.col("Product_ID") == 12)
@@ -25,7 +25,7 @@ def batch(fresh_data):
 
 
 def test_page_shows_the_last_batch(batch, fresh_data):
-    from engine.batch import last_batch
+    from engine.batch.summary import last_batch
 
     assert (batch["series_total"], batch["series_ok"], batch["series_failed"]) == (4, 3, 1)
     at = AppTest.from_file(PAGE, default_timeout=120)
@@ -54,7 +54,7 @@ def test_page_shows_the_last_batch(batch, fresh_data):
 
 
 def test_home_tile_and_run_now(batch, fresh_data):
-    from engine.batch import read_summary
+    from engine.batch.summary import read_summary
 
     home = AppTest.from_file(HOME, default_timeout=120)
     home.run()
@@ -89,9 +89,9 @@ def test_home_without_a_batch_shows_no_tile(fresh_data):
 def test_orders_page_shows_the_batch_sheet_for_the_same_close(batch, fresh_data):
     """The Orders page reads the nightly batch's order lines for its store and close; with the same model they are
     the numbers order_sheet gives now."""
-    from engine.batch import last_batch
-    from engine.dataset import load_dataset
-    from engine.ordering import order_sheet
+    from engine.batch.summary import last_batch
+    from engine.data.dataset import load_dataset
+    from engine.ordering.sheet import order_sheet
 
     ds = load_dataset(fresh_data)
     at = AppTest.from_file(str(ROOT / "pages" / "3_Orders.py"), default_timeout=300)

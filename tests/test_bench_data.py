@@ -4,9 +4,9 @@ import numpy as np
 import polars as pl
 
 from engine.bench import naive_pandas
-from engine.dataset import load_dataset
-from engine.demo import write_demo
-from engine.features import build_features
+from engine.data.dataset import load_dataset
+from engine.data.demo import write_demo
+from engine.data.features import build_features
 
 
 def test_naive_pandas_and_engine_agree(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 
 from engine.analysis.decomposition import decompose
 from engine.analysis.diagnostics import series_diagnostics
-from engine.dataset import load_dataset
+from engine.data.dataset import load_dataset
 from tests.browser_support import chromium_page, screenshot, streamlit_app, wait_until_idle
 
 pytestmark = pytest.mark.browser

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.dataset import load_dataset
-from engine.overview import overview
+from engine.data.dataset import load_dataset
+from engine.analysis.overview import overview
 from tests.browser_support import chromium_page, screenshot, streamlit_app, wait_until_idle
 
 pytestmark = pytest.mark.browser

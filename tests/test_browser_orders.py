@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dataset import load_dataset
-from engine.ledger import OrderLedger, default_ledger_path
-from engine.order_confirmation import product_names
+from engine.data.dataset import load_dataset
+from engine.ordering.ledger import OrderLedger, default_ledger_path
+from engine.ordering.confirmation import product_names
 from tests.browser_support import chromium_page, screenshot, streamlit_app, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def _type_into(page, row: int, column: str, text: str, until) -> None:
 
 
 def test_edit_confirm_then_restart_reads_the_order_back(fresh_data):
-    from engine.ordering import order_sheet
+    from engine.ordering.sheet import order_sheet
 
     ds = load_dataset(fresh_data)
     names = product_names(ds)

@@ -3,8 +3,8 @@
 import json
 
 from engine.cli import main
-from engine.dataset import load_dataset
-from engine.overview import overview
+from engine.data.dataset import load_dataset
+from engine.analysis.overview import overview
 from tests.helpers import GOOD, write_folder
 
 
@@ -45,7 +45,7 @@ def test_data_errors_never_print_a_traceback(tmp_path, capsys):
 def test_sales_trend_per_day_makes_partial_weeks_comparable(tmp_path):
     import datetime as dt
 
-    from engine.overview import sales_trend
+    from engine.analysis.overview import sales_trend
 
     ds = load_dataset(write_folder(tmp_path / "d"))
     weekly = sales_trend(ds, every="1w")

@@ -6,9 +6,9 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from engine.dataset import read_dataset
-from engine.demo import PILOT_PRODUCTS, PILOT_STORE, write_demo
-from engine.features import daily_sales
+from engine.data.dataset import read_dataset
+from engine.data.demo import PILOT_PRODUCTS, PILOT_STORE, write_demo
+from engine.data.features import daily_sales
 
 
 def _digest(folder):
@@ -53,7 +53,7 @@ def test_demo_looks_like_a_real_chain(demo):
     assert oil.filter(pl.col("Date") < dt.date(2014, 7, 1))["WTI_Price"].mean() > 90
     assert oil.filter(pl.col("Date").is_between(dt.date(2016, 1, 15), dt.date(2016, 2, 28)))["WTI_Price"].mean() < 35  # the crash
     # customers of stores in one city move together
-    ny = demo.orders.join(demo.stores, on="Store_ID").filter(pl.col("City") == "New York", pl.col("Store_ID").is_in([44, 2]))
+    ny = demo.visits.join(demo.stores, on="Store_ID").filter(pl.col("City") == "New York", pl.col("Store_ID").is_in([44, 2]))
     wide = ny.pivot(on="Store_ID", index="Date", values="CustomerCount").drop_nulls()
     detrended = [np.diff(np.log(wide[c].to_numpy()), 7) for c in ("44", "2")]
     assert np.corrcoef(*detrended)[0, 1] > 0.5

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from engine.cli import main
-from engine.dataset import load_dataset
-from engine.favorita import FavoritaImportError, import_favorita
+from engine.data.dataset import load_dataset
+from engine.data.favorita import FavoritaImportError, import_favorita
 
 TRAIN = """id,date,store_nbr,family,sales,onpromotion
 0,2017-01-02,44,BEVERAGES,2100.0,5
@@ -43,7 +43,7 @@ def test_import_maps_families_to_alphabetical_ids(kaggle, tmp_path):
     assert ds.products.select("Product_ID", "SubCategory").rows() == [(0, "AUTOMOTIVE"), (1, "BEVERAGES"), (2, "GROCERY I")]
     assert ds.products["LeadTime"].to_list() == [2, 2, 2]
     assert ds.sales.filter(pl.col("Store_ID") == 44, pl.col("Product_ID") == 2)["Qty"].to_list() == [9000.5, 8500.0]
-    assert ds.orders.filter(pl.col("Store_ID") == 44)["CustomerCount"].to_list() == [4500.0, 4300.0]
+    assert ds.visits.filter(pl.col("Store_ID") == 44)["CustomerCount"].to_list() == [4500.0, 4300.0]
     assert ds.store(45)["City"] == "Quito"
     # national, not-transferred holidays replace the US calendar
     assert ds.holidays.rows() == [(dt.date(2017, 1, 2), "Traslado Primer dia del ano")]

@@ -5,8 +5,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from engine.dataset import Dataset, load_dataset
-from engine.features import FEATURE_COLUMNS, build_features, daily_sales, expanding_band, to_long
+from engine.data.dataset import Dataset, load_dataset
+from engine.data.features import FEATURE_COLUMNS, build_features, daily_sales, expanding_band, to_long
 from tests.helpers import write_folder
 
 
@@ -62,7 +62,7 @@ def test_no_feature_looks_ahead(demo):
         sales=demo.sales.with_columns(pl.when(after).then(pl.col("Qty") * 3 + 17).otherwise(pl.col("Qty")).alias("Qty")),
         products=demo.products,
         stores=demo.stores,
-        orders=demo.orders.with_columns(pl.when(after).then(pl.col("CustomerCount") * 0.1).otherwise(pl.col("CustomerCount")).alias("CustomerCount")),
+        visits=demo.visits.with_columns(pl.when(after).then(pl.col("CustomerCount") * 0.1).otherwise(pl.col("CustomerCount")).alias("CustomerCount")),
         oil_price=demo.oil_price.with_columns(pl.when(after).then(pl.col("WTI_Price") * 5).otherwise(pl.col("WTI_Price")).alias("WTI_Price")),
         holidays=demo.holidays,
     )

@@ -22,13 +22,13 @@ def corrupt_from(ds, day: dt.date, seed: int = 1):
     late = (sales["Date"] >= day).to_numpy()
     qty = sales["Qty"].to_numpy().copy()
     qty[late] = rng.permutation(qty[late]) * rng.uniform(0.2, 3.0, late.sum())
-    orders = ds.orders.sort("Date", "Store_ID")
+    orders = ds.visits.sort("Date", "Store_ID")
     olate = (orders["Date"] >= day).to_numpy()
     cust = orders["CustomerCount"].to_numpy().astype(float).copy()
     cust[olate] = rng.permutation(cust[olate])
     return dataclasses.replace(
         ds, sales=sales.with_columns(pl.Series("Qty", qty)),
-        orders=orders.with_columns(pl.Series("CustomerCount", cust).cast(orders["CustomerCount"].dtype)),
+        visits=orders.with_columns(pl.Series("CustomerCount", cust).cast(orders["CustomerCount"].dtype)),
     )
 
 

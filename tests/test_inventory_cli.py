@@ -9,7 +9,7 @@ import pytest
 
 from engine.cli import main
 from engine.inventory import evaluate_policy
-from engine.ordering import order_sheet
+from engine.ordering.sheet import order_sheet
 
 CHEAP = "weekday_mean4"
 

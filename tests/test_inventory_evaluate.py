@@ -67,7 +67,7 @@ def test_hindsight_minimum_loses_nothing_and_one_unit_less_loses(demo, models):
 
 def test_service_level_uses_no_test_window_data(demo_dir, tmp_path):
     """Corrupt the test window's sales: the service-level safety stock must not move (the hindsight one does)."""
-    from engine.dataset import load_dataset
+    from engine.data.dataset import load_dataset
 
     bad = tmp_path / "bad" / "current"
     shutil.copytree(demo_dir, bad)

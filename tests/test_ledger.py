@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.ledger import OrderLedger, default_ledger_path
+from engine.ordering.ledger import OrderLedger, default_ledger_path
 
 ROOT = Path(__file__).resolve().parent.parent
 D = dt.date(2017, 3, 15)
@@ -111,7 +111,7 @@ def test_update_delete_and_replace_are_refused_by_the_file_itself(ledger):
 
 
 def test_the_ledger_code_never_sends_update_delete_or_replace(tmp_path, monkeypatch):
-    import engine.ledger as module
+    import engine.ordering.ledger as module
 
     sent, connect = [], sqlite3.connect
 
@@ -130,7 +130,7 @@ def test_the_ledger_code_never_sends_update_delete_or_replace(tmp_path, monkeypa
     writes = [s for s in sent if re.match(r"\s*(UPDATE|DELETE|REPLACE)\b", s, re.I) or re.search(r"\bOR\s+REPLACE\b", s, re.I)]
     assert writes == []
     # and no such statement is written anywhere in the module's code (only the guards' trigger texts name them)
-    tree = ast.parse((ROOT / "engine" / "ledger.py").read_text())
+    tree = ast.parse((ROOT / "engine" / "ordering" / "ledger.py").read_text())
     texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert not [t for t in texts if re.match(r"\s*(UPDATE|DELETE|REPLACE|INSERT\s+OR\s+REPLACE)\b", t, re.I)]
 
@@ -195,7 +195,7 @@ def test_concurrent_confirms_from_threads_are_all_kept(tmp_path):
 _WRITER = textwrap.dedent("""
     import sys, time, os
     from pathlib import Path
-    from engine.ledger import OrderLedger
+    from engine.ordering.ledger import OrderLedger
     path, name, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     ledger = OrderLedger(path)
     while not go.exists():
@@ -234,8 +234,8 @@ def test_concurrent_confirms_from_two_processes_are_all_kept(tmp_path):
 
 _KILLED_MID_WAY = textwrap.dedent("""
     import sqlite3, sys, time
-    import engine.ledger as ledger_module
-    from engine.ledger import OrderLedger
+    import engine.ordering.ledger as ledger_module
+    from engine.ordering.ledger import OrderLedger
 
     class StopBeforeCommit(sqlite3.Connection):
         def execute(self, sql, *args):
@@ -295,7 +295,7 @@ def test_kill_inside_a_transaction_leaves_the_committed_versions_and_nothing_els
 
 _CONFIRM_FOREVER = textwrap.dedent("""
     import sys
-    from engine.ledger import OrderLedger
+    from engine.ordering.ledger import OrderLedger
     ledger = OrderLedger(sys.argv[1])
     k = 0
     while True:

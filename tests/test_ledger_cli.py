@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from engine.cli import main
-from engine.ledger import OrderLedger, default_ledger_path
+from engine.ordering.ledger import OrderLedger, default_ledger_path
 
 D = dt.date(2017, 3, 15)
 
@@ -55,10 +55,10 @@ def test_ledger_on_a_file_that_is_not_a_database_is_one_sentence(fresh_data, cap
 def loaded_once(fresh_data, monkeypatch):
     """The CLI loads the data folder once per command; here every command gets the same loaded object, so the
     engine's in-process forecast cache is shared (speed only: same folder, same data)."""
-    import engine.dataset
+    import engine.data.dataset
 
     loaded = {}
-    real = engine.dataset.load_dataset
+    real = engine.data.dataset.load_dataset
 
     def load(folder):
         key = str(folder)
@@ -66,12 +66,16 @@ def loaded_once(fresh_data, monkeypatch):
             loaded[key] = real(folder)
         return loaded[key]
 
-    monkeypatch.setattr(engine.dataset, "load_dataset", load)
+    import engine.commands.inventory
+    import engine.commands.ledger
+
+    for module in (engine.data.dataset, engine.commands.inventory, engine.commands.ledger):
+        monkeypatch.setattr(module, "load_dataset", load)  # patched where the commands call it
     return load
 
 
 def test_confirm_writes_the_recomputed_sheet_with_the_given_changes(fresh_data, loaded_once, capsys):
-    from engine.ordering import order_sheet
+    from engine.ordering.sheet import order_sheet
 
     ds = loaded_once(fresh_data)
     sheet = order_sheet(ds, 44, D, closing_stock={12: 0.0}, model="weekday_mean4")

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from engine.ledger import OrderLedger
-from engine.order_confirmation import (change_ratio, confirm_sheet, confirmation_lines, confirmation_problems,
+from engine.ordering.ledger import OrderLedger
+from engine.ordering.confirmation import (change_ratio, confirm_sheet, confirmation_lines, confirmation_problems,
                                        confirmation_token, needs_reason, sheet_table)
-from engine.ordering import OrderLine, OrderSheet
+from engine.ordering.sheet import OrderLine, OrderSheet
 
 D = dt.date(2017, 3, 15)
 

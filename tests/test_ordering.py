@@ -1,4 +1,4 @@
-"""Contract A: recommend_order's arithmetic and reason, order_sheet for store 44 with a counted closing stock."""
+"""The order sheet: recommend_order's arithmetic and reason, order_sheet for store 44 with a counted closing stock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from engine.inventory import evaluate_policy
-from engine.ordering import OrderSheet, order_sheet, recommend_order, sim_start
+from engine.ordering.sheet import OrderSheet, order_sheet, recommend_order, sim_start
 
 DATE = dt.date(2017, 3, 15)
 CHEAP = "weekday_mean4"

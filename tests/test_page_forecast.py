@@ -19,7 +19,7 @@ def _page() -> AppTest:
 
 
 def test_page_trains_and_shows_the_engine_numbers(fresh_data):
-    from engine.dataset import load_dataset
+    from engine.data.dataset import load_dataset
     from engine.forecasting import run_forecast
     from engine.forecasting.store import default_models_dir
 

@@ -4,9 +4,9 @@ import datetime as dt
 
 from streamlit.testing.v1 import AppTest
 
-from engine.dataset import load_dataset
-from engine.overview import overview, top_stores
-from engine.storage import list_backups
+from engine.data.dataset import load_dataset
+from engine.analysis.overview import overview, top_stores
+from engine.data.storage import list_backups
 from tests.conftest import ROOT
 from tests.helpers import GOOD, write_folder
 

@@ -24,7 +24,7 @@ def _expected_tiles(total) -> dict:
 
 
 def test_page_shows_the_engine_numbers_and_the_slider_moves_them(fresh_data):
-    from engine.dataset import load_dataset
+    from engine.data.dataset import load_dataset
     from engine.forecasting.store import default_models_dir
     from engine.inventory import compare_policies, evaluate_policy
 

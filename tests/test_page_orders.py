@@ -7,10 +7,10 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.dataset import load_dataset
-from engine.ledger import OrderLedger, default_ledger_path
-from engine.order_confirmation import product_names
-from engine.ordering import order_sheet
+from engine.data.dataset import load_dataset
+from engine.ordering.ledger import OrderLedger, default_ledger_path
+from engine.ordering.confirmation import product_names
+from engine.ordering.sheet import order_sheet
 
 from tests.test_page_forecast import ROOT
 

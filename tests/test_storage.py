@@ -2,7 +2,7 @@
 
 import hashlib
 
-from engine.storage import data_dir, list_backups, recover_interrupted_replace, replace_dataset
+from engine.data.storage import data_dir, list_backups, recover_interrupted_replace, replace_dataset
 from tests.helpers import GOOD, write_folder
 
 

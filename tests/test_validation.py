@@ -3,8 +3,8 @@
 import polars as pl
 import pytest
 
-from engine.dataset import load_dataset, read_dataset
-from engine.problems import DataValidationError
+from engine.data.dataset import load_dataset, read_dataset
+from engine.data.problems import DataValidationError
 from tests.helpers import GOOD, write_folder
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from engine.analysis.blas import one_blas_thread
+from engine.stats import one_blas_thread
 from engine.analysis.series import daily_series, series_label
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
 
 PERIODS = {"weekly": 7, "yearly": 365}
 METHODS = ("stl", "classical")

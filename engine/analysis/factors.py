@@ -2,7 +2,7 @@
 
 Factors: oil price level, oil price change (7 days), oil price band (low / mid / high from the
 tertiles of the window's prices), the store's own customer count, and the customer count of the
-other stores in the same City and in the same State (``engine.features.customer_features``).
+other stores in the same City and in the same State (``engine.data.features.customer_features``).
 A lag of k days pairs the sales of day t with the factor of day t-k. Closed days (Dec 25, or no
 customers at the store) are left out. ``transform="change_7d"`` correlates week-on-week changes
 instead of levels, which removes the shared weekday pattern and slow trends from both sides.
@@ -17,8 +17,9 @@ import numpy as np
 import polars as pl
 
 from engine.analysis.series import daily_series, series_label, window
-from engine.calendar import is_closed_expr
-from engine.dataset import Dataset
+from engine.data.calendar import is_closed_expr
+from engine.data.dataset import Dataset
+from engine.data.features import customer_features
 
 FACTORS = {
     "oil": "the oil price",
@@ -107,8 +108,6 @@ def _strength(r: float) -> str:
 
 def factor_frame(ds: Dataset, store: int, product: int | None = None) -> pl.DataFrame:
     """Date, Qty, open, and every factor's daily value for the whole data period (before any window)."""
-    from engine.features import customer_features
-
     s = daily_series(ds, store, product)
     oil = ds.oil_price.select("Date", pl.col("WTI_Price").cast(pl.Float64).alias("oil"))
     cust = customer_features(ds).filter(pl.col("Store_ID") == store).drop("Store_ID")

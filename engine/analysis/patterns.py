@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from engine.analysis.diagnostics import format_p
+from engine.stats import format_p
 from engine.analysis.series import daily_series, series_label
-from engine.calendar import is_closed_expr, is_payday_expr
-from engine.dataset import Dataset
+from engine.data.calendar import is_closed_expr, is_payday_expr
+from engine.data.dataset import Dataset
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

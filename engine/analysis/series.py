@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
 
 
 def window(ds: Dataset, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:

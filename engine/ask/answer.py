@@ -30,6 +30,20 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.ask.backends import BackendError, make_backend
+from engine.ask.text_to_sql import messages_tokens
+from engine.data.dataset import fingerprint_folder, load_dataset
+from engine.ask.index import AskIndex, update_index
+from engine.ask.index import state_stamp
+from engine.data.storage import state_dir
+from engine.ask.index import AskIndex
+from engine.ask.cache import AnswerCache
+from engine.ask.cache import AnswerCache, append_log, cache_key
+from engine.ask.entities import extract_entities
+from engine.ask.templates import match_template
+from engine.ask.text_to_sql import is_numeric_question
+from engine.ask.sql_guard import UnsafeSQL
+from engine.ask.text_to_sql import SQL_MAX_TOKENS, build_sql_prompt, extract_sql
+from engine.ask.sql_engine import SqlEngine
 
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
@@ -286,8 +300,6 @@ def rag_messages(question: str, passages: list[dict], language: str, facts: str 
     """System rules first (the same for every question: prompt cache), then facts, passages and the
     question. Passages are cut to the sentences with the question's terms; the lowest-ranked ones are
     dropped until the prompt is within ``budget`` tokens."""
-    from engine.ask.text_to_sql import messages_tokens
-
     system = ("You are the data assistant of K-Mart, a retail chain. Answer the question using ONLY the facts and "
               "numbered passages given. Cite the passages you use like [1]. Copy numbers exactly as written; never "
               "compute or invent a number. If the passages do not contain the answer, say so. "
@@ -345,8 +357,6 @@ def _state_stamp(data_folder: Path) -> str:
 
 def _data_context(data_folder: Path):
     """(Dataset, SqlEngine, data version) for a data folder, loaded once per process per data version."""
-    from engine.dataset import fingerprint_folder, load_dataset
-
     data_folder = Path(data_folder).resolve()
     if not data_folder.is_dir():
         raise ValueError(f"The data folder {data_folder} does not exist: write the demo with `python -m engine demo "
@@ -355,8 +365,6 @@ def _data_context(data_folder: Path):
     key = (str(data_folder), fingerprint, _state_stamp(data_folder))
     with _CONTEXT_LOCK:
         if key not in _CONTEXTS:
-            from engine.ask.sql_engine import SqlEngine
-
             old = [v for k, v in _CONTEXTS.items() if k[:2] == key[:2]]
             ds = old[0][0] if old else load_dataset(data_folder)
             for k in [k for k in _CONTEXTS if k[0] == key[0]]:  # one data version per folder
@@ -372,8 +380,6 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
 
     ``progress(done, total, message)`` as in ``engine.ask.index.update_index``. Returns the status.
     """
-    from engine.ask.index import AskIndex, update_index
-
     data_folder = Path(data_folder).resolve()
     if ds is None:
         ds = _data_context(data_folder)[0]
@@ -388,8 +394,6 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
 
 def _index_current(status: dict, ds, data_folder: Path) -> bool:
     """Built from this data and from the app's outputs (ledger, models, uploads) as they are now."""
-    from engine.ask.index import state_stamp
-    from engine.storage import state_dir
 
     return (bool(status.get("documents")) and status.get("data_fingerprint") == ds.fingerprint
             and status.get("state_stamp") in (None, state_stamp(state_dir(data_folder))))
@@ -397,8 +401,6 @@ def _index_current(status: dict, ds, data_folder: Path) -> bool:
 
 def index_status(data_folder) -> dict:
     """The index's status plus ``current``: whether it was built from the data as it is now."""
-    from engine.ask.index import AskIndex
-
     data_folder = Path(data_folder).resolve()
     ds = _data_context(data_folder)[0]
     status = dict(AskIndex.open(data_folder).status() or {})
@@ -407,8 +409,6 @@ def index_status(data_folder) -> dict:
 
 
 def clear_cache(data_folder) -> None:
-    from engine.ask.cache import AnswerCache
-    from engine.storage import state_dir
 
     AnswerCache(state_dir(Path(data_folder)) / "ask_cache.sqlite").clear()
 
@@ -453,8 +453,6 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     The final Answer's text is authoritative: when a model's reply fails the number check it
     replaces what was streamed (the page redraws it).
     """
-    from engine.ask.cache import AnswerCache, append_log, cache_key
-    from engine.storage import state_dir
 
     t0 = time.perf_counter()
     question = (question or "").strip()
@@ -490,9 +488,6 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
             yield finish(answer)
             return
 
-    from engine.ask.entities import extract_entities
-    from engine.ask.templates import match_template
-    from engine.ask.text_to_sql import is_numeric_question
 
     entities = extract_entities(question, ds)
     language = getattr(entities, "language", "en") or "en"
@@ -604,8 +599,6 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
 
 def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None, str | None]:
     """SQL written by the model, through the guard; one retry with the error. Returns (result, error sentence)."""
-    from engine.ask.sql_guard import UnsafeSQL
-    from engine.ask.text_to_sql import SQL_MAX_TOKENS, build_sql_prompt, extract_sql
 
     messages = build_sql_prompt(question, engine, entities)
     error = None

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
+from engine.data.schema import HOLIDAYS, TABLES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -189,11 +190,9 @@ RULE_TEXTS = {
 
 
 def _dictionary_documents(ds) -> list[Document]:
-    from engine.schema import HOLIDAYS, TABLES
-
     docs = []
     rows = {"sales": ds.sales.height, "products": ds.products.height, "stores": ds.stores.height,
-            "orders": ds.orders.height, "oil_price": ds.oil_price.height, "holidays": ds.holidays.height}
+            "orders": ds.visits.height, "oil_price": ds.oil_price.height, "holidays": ds.holidays.height}
     ko = {"sales": "판매 매출 판매량", "products": "상품 제품", "stores": "매장 점포", "orders": "고객 수 방문객",
           "oil_price": "유가 원유 가격", "holidays": "공휴일 휴일"}
     for table in [*TABLES.values(), HOLIDAYS]:
@@ -239,7 +238,7 @@ def _frames(ds) -> _Frames:
     product_value = (sales.group_by("Product_ID").agg(pl.col("Qty").sum(), pl.col("Value").sum())
                      .sort("Value", "Product_ID", descending=[True, False]).with_row_index("rank_value", offset=1)
                      .sort("Qty", "Product_ID", descending=[True, False]).with_row_index("rank_qty", offset=1))
-    customers = (ds.orders.group_by("Store_ID").agg(pl.col("CustomerCount").sum().alias("Customers"), pl.len().alias("Days"))
+    customers = (ds.visits.group_by("Store_ID").agg(pl.col("CustomerCount").sum().alias("Customers"), pl.len().alias("Days"))
                  .with_columns((pl.col("Customers") / pl.col("Days")).alias("Avg"))
                  .sort("Customers", "Store_ID", descending=[True, False]).with_row_index("rank", offset=1))
     return _Frames(sales, store_day, product_day, store_value, product_value, customers)
@@ -573,7 +572,7 @@ def _store_product_card(ds, fr: _Frames, s: int, p: int) -> Document:
 
 def _summaries(ds, fr: _Frames) -> list[Document]:
     docs = []
-    customers_all = ds.orders
+    customers_all = ds.visits
     for p in ds.product_ids:
         daily = fr.product_day.filter(pl.col("Product_ID") == p)
         label, ko = _product_label(ds, p) + " in the whole chain", _ko_product(ds, p)

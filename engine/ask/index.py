@@ -27,6 +27,11 @@ import threading
 from pathlib import Path
 
 from engine.ask.documents import Document, split_document
+from engine.ask.embeddings import MODEL_NAME
+from engine.ask.documents import build_documents
+from engine.data.dataset import load_dataset
+from engine.data.storage import data_dir, state_dir
+from engine.ask.embeddings import embed_passages
 
 COLLECTION = "kmart_ask"
 NO_ID = -1  # metadata value for "not about one store / product"
@@ -150,8 +155,6 @@ class AskIndex:
     def open(cls, data_folder=None, path: str | Path | None = None, collection: str | None = None) -> "AskIndex":
         """The index of ``data_folder`` (cached per process): on the Chroma server when CHROMA_HOST is
         set, else persistent under ``path`` (default ``state_dir(data_folder)/index``)."""
-        from engine.storage import data_dir, state_dir
-
         data = Path(data_folder).resolve() if data_folder else data_dir()
         address = server_address()
         if address:
@@ -261,7 +264,6 @@ class AskIndex:
         total = len(todo)
         if progress:
             progress(0, total, f"{len(added)} new, {len(updated)} changed, {len(removed)} removed, {unchanged} unchanged documents")
-        from engine.ask.embeddings import embed_passages
 
         import numpy as np
 
@@ -328,8 +330,6 @@ def state_stamp(state: Path) -> str:
 
 
 def _model_name() -> str:
-    from engine.ask.embeddings import MODEL_NAME
-
     return MODEL_NAME
 
 
@@ -342,9 +342,6 @@ def update_index(data_folder=None, progress=None, index: AskIndex | None = None,
     """
     import time
 
-    from engine.ask.documents import build_documents
-    from engine.dataset import load_dataset
-    from engine.storage import data_dir, state_dir
 
     data = Path(data_folder).resolve() if data_folder else data_dir()
     t0 = time.perf_counter()

@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.ask.index import NO_ID, plain_metadata
 from engine.ask.tokenize import tokenize
+from engine.ask.embeddings import embed_query
 
 RRF_K = 60
 CANDIDATES = 50
@@ -262,8 +263,6 @@ def retrieve(index, question: str, entities=None, top_k: int = 5, dense: bool = 
     for rank, i in enumerate(order):
         fused[int(i)] += 1.0 / (RRF_K + rank + 1)
     if dense:
-        from engine.ask.embeddings import embed_query
-
         vector = embed_query(query_text)
         hits = index.query(vector, CANDIDATES, where=_where(stores, products, start, end))
         for rank, (cid, _sim) in enumerate(hits):

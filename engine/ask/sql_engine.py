@@ -2,7 +2,7 @@
 
 The connection holds copies of the validated tables only (in a private temporary database file
 opened read-only): ``sales, products,
-stores, orders, oil_price`` (typed by ``engine.dataset.load_dataset``), ``order_lines`` from the
+stores, orders, oil_price`` (typed by ``engine.data.dataset.load_dataset``), ``order_lines`` from the
 order ledger (``<state>/ledger.sqlite``, read with sqlite3 in read-only mode) when it exists, and
 ``forecasts`` from the latest nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
@@ -26,6 +26,8 @@ from pathlib import Path
 import polars as pl
 
 from engine.ask.sql_guard import UnsafeSQL, check_sql
+from engine.data.dataset import load_dataset
+from engine.ask.glossary import PRODUCT_KO
 
 BASE_TABLES = ("sales", "products", "stores", "orders", "oil_price")
 
@@ -75,17 +77,22 @@ class SqlResult:
 
 
 def ledger_path(data_folder: Path) -> Path:
-    """``<data>/../state/ledger.sqlite`` (Contract B) without creating any folder."""
+    """``<data>/../state/ledger.sqlite`` without creating any folder."""
     return Path(data_folder).resolve().parent / "state" / "ledger.sqlite"
 
 
 def latest_forecasts(data_folder: Path) -> Path | None:
-    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts (Contract C), if any.
+    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts, if any.
 
     Only that file: the per-series partial results under ``batch/series/`` are not the batch's output.
     """
     path = Path(data_folder).resolve().parent / "state" / "batch" / "forecasts.parquet"
     return path if path.is_file() else None
+
+
+def _table(ds, name: str) -> pl.DataFrame:
+    """The Dataset frame behind a SQL table (the ``orders`` table is the customer visits, ``Dataset.visits``)."""
+    return ds.visits if name == "orders" else getattr(ds, name)
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:
@@ -154,7 +161,6 @@ class SqlEngine:
                  include_ledger: bool = True, include_forecasts: bool = True):
         import duckdb
 
-        from engine.dataset import load_dataset
 
         self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
         self.row_limit = int(row_limit)
@@ -164,7 +170,7 @@ class SqlEngine:
         self._lock = threading.Lock()
         config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,
                   "memory_limit": memory_limit, "python_enable_replacements": False}
-        frames: dict[str, pl.DataFrame] = {name: getattr(self.ds, name) for name in BASE_TABLES}
+        frames: dict[str, pl.DataFrame] = {name: _table(self.ds, name) for name in BASE_TABLES}
         self.sources: dict[str, str] = {name: str(self.data_folder) for name in BASE_TABLES}
         if include_ledger:
             lp = ledger_path(self.data_folder)
@@ -220,8 +226,6 @@ class SqlEngine:
 
     def schema_text(self) -> str:
         """Tables, typed columns, meanings, the data's date range and the glossary, for the LLM prompt."""
-        from engine.ask.glossary import PRODUCT_KO
-
         lines = [f"DuckDB tables (data from {self.ds.start} to {self.ds.end}; dates are DATE values):"]
         for name, cols in self._tables.items():
             typed = ", ".join(f"{c} {self._types[name][c]}" for c in cols)
@@ -249,7 +253,7 @@ class SqlEngine:
         sorted values``; a column with more than ``max_values`` values or not in the data is left out."""
         out: dict[str, list[str]] = {}
         for table, column in CATEGORY_COLUMNS:
-            frame = getattr(self.ds, table, None)
+            frame = _table(self.ds, table) if table in BASE_TABLES else None
             if column not in self._tables.get(table, ()) or frame is None or column not in frame.columns:
                 continue
             vals = sorted(str(v) for v in frame[column].drop_nulls().unique().to_list())

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from engine.ask.entities import Entities
+from engine.ask.sql_engine import ledger_path
 
 
 @dataclass
@@ -155,8 +156,6 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
     """
     text = f"{(question or '').lower()} \n {(entities.normalized or '').lower()}"
     if tables is None and getattr(ds, "folder", ""):
-        from engine.ask.sql_engine import ledger_path
-
         tables = {"order_lines"} if ledger_path(ds.folder).is_file() else set()
     if entities.unknown_stores or entities.unknown_products:
         return None  # the answer layer says which id is not in the data

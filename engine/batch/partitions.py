@@ -2,7 +2,7 @@
 
 Written once per data fingerprint under ``<state>/batch_data/<fingerprint>/``:
 ``sales/Store_ID=<id>/part-0.parquet`` (one file per store) and the small tables
-(products, stores, orders, oil_price, holidays) plus ``span.json`` (first and last day of the
+(products, stores, visits, oil_price, holidays) plus ``span.json`` (first and last day of the
 whole data set). A task opens ``store_slice(folder, store, product)``: a lazy scan of its store's
 file filtered to its product, joined with the small tables, as a ``Dataset`` with the whole data
 set's span, so features and forecasts are the same numbers as on the full table.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
 
-SMALL_TABLES = ("products", "stores", "orders", "oil_price", "holidays")
+SMALL_TABLES = ("products", "stores", "visits", "oil_price", "holidays")  # Dataset fields
 DONE = "_complete"
 
 

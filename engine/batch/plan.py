@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
+from engine.forecasting.backtest import FOLD_DAYS, MIN_TRAIN_DAYS, N_FOLDS
 
 PLAN_VERSION = 1  # bump when the per-series work changes, so stored results are recomputed
 
@@ -46,8 +47,6 @@ def parse_ids(text: str | None, what: str) -> list[int] | None:
 
 
 def check_close_date(ds: Dataset, date: dt.date) -> None:
-    from engine.forecasting.backtest import FOLD_DAYS, MIN_TRAIN_DAYS, N_FOLDS
-
     need = MIN_TRAIN_DAYS + N_FOLDS * FOLD_DAYS
     if date > ds.end:
         raise ValueError(f"the close date {date} is after the last day of data ({ds.end}); pick a date on or before it.")
@@ -58,7 +57,7 @@ def check_close_date(ds: Dataset, date: dt.date) -> None:
 def shared_fingerprint(ds: Dataset) -> str:
     """Hash of everything but the sales rows: the small tables every series reads, and the data span."""
     h = hashlib.sha256(f"{ds.start}/{ds.end}".encode())
-    for table in (ds.products, ds.stores, ds.orders, ds.oil_price, ds.holidays):
+    for table in (ds.products, ds.stores, ds.visits, ds.oil_price, ds.holidays):
         h.update(str(table.schema).encode())
         h.update(table.hash_rows(seed=0).to_numpy().tobytes())
     return h.hexdigest()[:16]

@@ -17,6 +17,13 @@ import polars as pl
 from engine.batch.plan import SeriesSpec, check_close_date, plan_series
 from engine.batch.summary import default_batch_dir, write_atomic, write_summary
 from engine.batch.task import RESULT_FILES, TaskSettings, has_results, run_series, series_folder
+from engine.batch.cluster import dask_client
+from engine.data.dataset import load_dataset
+from engine.forecasting.models import parse_models
+from engine.forecasting.store import default_models_dir
+from engine.data.storage import data_dir, state_dir
+from engine.batch.partitions import write_partitions
+from engine.batch.task import error_sentence
 
 DEFAULT_MODELS = "auto"
 DEFAULT_SAFETY = "service-level:0.99"
@@ -34,7 +41,6 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
               timing: dict) -> tuple[str, int]:
     from distributed import as_completed
 
-    from engine.batch.cluster import dask_client
 
     t0 = time.perf_counter()
     with dask_client(scheduler, workers) as (client, description, n_workers):
@@ -48,7 +54,6 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
             try:
                 status = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker died or the task could not run: report, go on
-                from engine.batch.task import error_sentence
 
                 status = {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False,
                           "error": error_sentence(spec, exc), "detail": repr(exc)[:1000], "seconds": 0.0}
@@ -103,10 +108,6 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
     ``workers=0`` runs every series in this process with the full table (no Dask): the reference path.
     Series whose key (their data, the shared tables, settings, close date) has stored results are skipped.
     """
-    from engine.dataset import load_dataset
-    from engine.forecasting.models import parse_models
-    from engine.forecasting.store import default_models_dir
-    from engine.storage import data_dir, state_dir
 
     started, t0 = _now(), time.perf_counter()
     folder = Path(data) if data else data_dir()
@@ -128,8 +129,6 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
     description, n_workers = "in this process", 0
     setup = time.perf_counter() - t0
     if todo and (scheduler or workers > 0):
-        from engine.batch.partitions import write_partitions
-
         partitions = write_partitions(ds, state_dir(folder))
         settings = TaskSettings(**{**settings.__dict__, "partitions": str(partitions)})
         setup = time.perf_counter() - t0

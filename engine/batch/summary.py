@@ -1,4 +1,4 @@
-"""The last batch's summary and outputs (Contract C), read without importing Dask (Home uses this).
+"""The last batch's summary and outputs, read without importing Dask (Home uses this).
 
 ``<out>/summary.json``: started, finished, seconds, series_total, series_ok, series_failed,
 series_skipped, workers, scheduler, date (+ stores, products, models, data_fingerprint, ...).
@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from engine.data.storage import data_dir, state_dir
 
 SUMMARY = "summary.json"
 OUTPUTS = ("forecasts", "metrics", "order_sheets", "failures")
@@ -19,8 +20,6 @@ OUTPUTS = ("forecasts", "metrics", "order_sheets", "failures")
 
 def default_batch_dir(data: str | Path | None = None, create: bool = True) -> Path:
     """``<state>/batch`` beside the data folder (``create=False``: only the path, nothing made on disk)."""
-    from engine.storage import data_dir, state_dir
-
     if not create:
         return (Path(data) if data else data_dir()).parent / "state" / "batch"
     return state_dir(Path(data) if data else None) / "batch"
@@ -75,7 +74,7 @@ class LastBatch:
     """What the Nightly batch page shows: the summary and the outputs of the last run."""
 
     summary: dict
-    order_sheets: object  # pl.DataFrame (Contract C: OrderSheet.to_frame() columns + store, date)
+    order_sheets: object  # pl.DataFrame(OrderSheet.to_frame() columns + store, date)
     failures: object  # pl.DataFrame store, product, error, detail
     metrics: object  # pl.DataFrame
 

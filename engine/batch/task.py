@@ -14,6 +14,10 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from engine.ordering.sheet import order_sheet
+from engine.batch.partitions import store_slice
+from engine.forecasting.series import Series
+from engine.forecasting.training import train_models
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "POLARS_MAX_THREADS")
@@ -107,11 +111,10 @@ def order_model(trained: dict, chosen: str) -> str:
 
 
 def _order_frame(ds, spec, settings: TaskSettings, model: str):
-    """The order line of this series from the ordering engine (Contract A ``order_sheet``), as a one-row frame
-    with the sheet's store and date added (Contract C)."""
+    """The order line of this series from the ordering engine (``order_sheet``), as a one-row frame
+    with the sheet's store and date added."""
     import polars as pl
 
-    from engine.ordering import order_sheet
 
     sheet = order_sheet(ds, spec.store, settings.date, products=[spec.product], safety_stock=settings.safety_stock,
                         model=model, models_dir=settings.models_dir)
@@ -121,9 +124,6 @@ def _order_frame(ds, spec, settings: TaskSettings, model: str):
 def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
     """Fit or reload the models, backtest them, forecast the lead window at the close, recommend the order.
     Returns the frames {forecasts, metrics, order}; raises on failure."""
-    from engine.batch.partitions import store_slice
-    from engine.forecasting.series import Series
-    from engine.forecasting.training import train_models
 
     if ds is None:
         ds = store_slice(settings.partitions, spec.store, spec.product)

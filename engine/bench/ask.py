@@ -18,6 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
+from engine.ask.answer import numbers_in
+from engine.ask.answer import _data_context, ask, ensure_index
+from engine.data.dataset import load_dataset
+from engine.commands._output import format_table
+from engine.ask.backends import make_backend
 
 NOTES: list[str] = []
 
@@ -47,7 +52,7 @@ def qty(ds, store=None, product=None, start=None, end=None) -> int:
 
 
 def customers(ds, store, start, end) -> pl.DataFrame:
-    return ds.orders.filter((pl.col("Store_ID") == store) & pl.col("Date").is_between(start, end))["CustomerCount"]
+    return ds.visits.filter((pl.col("Store_ID") == store) & pl.col("Date").is_between(start, end))["CustomerCount"]
 
 
 def top_store(ds, product, start, end) -> list:
@@ -105,8 +110,6 @@ QUESTIONS: list[Question] = [
 
 def numeric_verdict(answer, expected: list) -> str:
     """'right' | 'wrong' | 'unanswered' for a numeric question."""
-    from engine.ask.answer import numbers_in
-
     said = numbers_in(answer.answer)
     wanted = {f"{round(float(x), 2):.2f}" for x in expected}
     if wanted <= said:
@@ -137,8 +140,6 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def run(args) -> list[dict]:
-    from engine.ask.answer import _data_context, ask, ensure_index
-    from engine.dataset import load_dataset
 
     rows, detail = [], []
     NOTES.clear()
@@ -159,7 +160,6 @@ def run(args) -> list[dict]:
             kind, _, model = spec.partition(":")
             settings = {"model": model} if model else {}
             if kind == "local":  # load the model before timing (once per process, as the app does)
-                from engine.ask.backends import make_backend
 
                 t0 = time.perf_counter()
                 make_backend("local", **settings).llama()
@@ -209,8 +209,6 @@ def run(args) -> list[dict]:
                  "calls per such answer (from the backend's usage counts: load-independent; latency on quiet cores "
                  "~ prompt_tok / prompt-eval tok/s + gen_tok / generation tok/s)")
     if getattr(args, "detail", False):
-        from engine.commands.bench import format_table
-
         NOTES.insert(0, "\nsummary:\n" + format_table(rows))
         return detail
     return rows

@@ -12,6 +12,10 @@ import os
 from engine.bench._support import bench_data
 import time
 from pathlib import Path
+from engine.batch.partitions import write_partitions
+from engine.batch.runner import run_batch
+from engine.data.dataset import load_dataset
+from engine.data.storage import state_dir
 
 NOTES: list[str] = []
 
@@ -24,10 +28,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[dict]:
-    from engine.batch.partitions import write_partitions
-    from engine.batch.runner import run_batch
-    from engine.dataset import load_dataset
-    from engine.storage import state_dir
 
     counts = [int(w) for w in str(args.workers_list).split(",") if w.strip()]
     rows, loads = [], []

@@ -8,9 +8,13 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from engine.data.dataset import read_dataset
+from engine.data.features import build_features
+from engine.bench import naive_pandas
+from engine.data.demo import write_demo
 
 NOTES = [
-    "engine = engine.dataset.read_dataset + engine.features.build_features (all series at once, polars);",
+    "engine = engine.data.dataset.read_dataset + engine.data.features.build_features (all series at once, polars);",
     "naive pandas = engine/bench/naive_pandas.py: the same steps with a loop over every (store, product) series.",
     "Target: engine at least 5x faster than naive pandas, measured in one run.",
 ]
@@ -21,8 +25,6 @@ def add_arguments(parser) -> None:
 
 
 def _engine(folder: str) -> tuple:
-    from engine.dataset import read_dataset
-    from engine.features import build_features
 
     t0 = time.perf_counter()
     ds, report = read_dataset(folder)
@@ -34,8 +36,6 @@ def _engine(folder: str) -> tuple:
 
 
 def _naive(folder: str) -> tuple:
-    from engine.bench import naive_pandas
-
     t0 = time.perf_counter()
     tables, _errors = naive_pandas.load_and_validate(Path(folder))
     frame = naive_pandas.build_all_features(tables)
@@ -54,8 +54,6 @@ def _in_child(fn, folder: str) -> tuple:
 
 
 def run(args) -> list[dict]:
-    from engine.demo import write_demo
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.data) if args.data else Path(tmp) / "demo"
         if not args.data:

@@ -6,6 +6,13 @@ import datetime as dt
 import statistics
 import tempfile
 import time
+from engine.analysis.decomposition import decompose
+from engine.analysis.diagnostics import series_diagnostics
+from engine.analysis.factors import factor_analysis, factor_frame
+from engine.analysis.patterns import patterns
+from engine.analysis.series import daily_series
+from engine.data.dataset import load_dataset
+from engine.data.demo import write_demo
 
 NOTES = [
     "first_s: the first call in a fresh process (includes the lazy statsmodels/scipy imports, paid once per server).",
@@ -35,17 +42,9 @@ def _time(fn, repeat: int) -> tuple[float, float]:
 
 
 def run(args) -> list[dict]:
-    from engine.analysis.decomposition import decompose
-    from engine.analysis.diagnostics import series_diagnostics
-    from engine.analysis.factors import factor_analysis, factor_frame
-    from engine.analysis.patterns import patterns
-    from engine.analysis.series import daily_series
-    from engine.dataset import load_dataset
 
     folder = args.data
     if folder is None:
-        from engine.demo import write_demo
-
         folder = tempfile.mkdtemp(prefix="kmart-bench-") + "/current"
         write_demo(folder)
     ds = load_dataset(folder)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from engine.bench._support import bench_data
 import time
+from engine.data.dataset import load_dataset
+from engine.forecasting import NEURAL_MODELS, REFERENCE_BASELINE, run_forecast
 
 NOTES: list[str] = []
 
@@ -25,8 +27,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[dict]:
-    from engine.dataset import load_dataset
-    from engine.forecasting import NEURAL_MODELS, REFERENCE_BASELINE, run_forecast
 
     with bench_data(args) as (folder, tmp):
         ds = load_dataset(folder)

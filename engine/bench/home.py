@@ -10,6 +10,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from engine.data.dataset import read_dataset
+from engine.data.demo import write_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = ["Target: Home interactive within a few seconds of start (imports + server + first data load)."]
@@ -22,14 +24,12 @@ def _free_port() -> int:
 
 
 def run(args) -> list[dict]:
-    from engine.dataset import read_dataset
-    from engine.demo import write_demo
 
     rows = []
-    code = "import time; t=time.perf_counter(); import streamlit, altair, polars, ui_common, engine.overview; print(time.perf_counter()-t)"
+    code = "import time; t=time.perf_counter(); import streamlit, altair, polars, ui_common, engine.analysis.overview; print(time.perf_counter()-t)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     rows.append({"step": "import Home's modules (streamlit, altair, polars, engine)", "seconds": round(float(out.stdout.strip()), 2)})
-    heavy = "import sys, ui_common, engine.overview, engine.features, engine.storage; print(sorted(m for m in ('tensorflow','keras','torch','llama_index','chromadb','statsmodels','sklearn') if m in sys.modules))"
+    heavy = "import sys, ui_common, engine.analysis.overview, engine.data.features, engine.data.storage; print(sorted(m for m in ('tensorflow','keras','torch','llama_index','chromadb','statsmodels','sklearn') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", heavy], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     rows.append({"step": f"heavy modules imported by Home's code: {loaded}", "seconds": None})
 

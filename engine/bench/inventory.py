@@ -14,6 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from engine.bench._support import bench_data
 import time
+from engine.data.dataset import load_dataset
+from engine.inventory import evaluate_policy
+from engine.inventory.forecasts import clear_cache
+from engine.ordering.sheet import order_sheet
 
 NOTES: list[str] = []
 
@@ -41,9 +45,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[dict]:
-    from engine.dataset import load_dataset
-    from engine.inventory import evaluate_policy
-    from engine.inventory.forecasts import clear_cache
 
     rows = []
     NOTES.clear()
@@ -73,8 +74,6 @@ def run(args) -> list[dict]:
         NOTES.append(f"service level 99% (form chosen on validation days): fill rate {sl99['fill_rate']:.2%} on the test window (target >= 99%: "
                      f"{'met' if sl99['fill_rate'] >= 0.99 else 'NOT met'}), {sl99['ratio_to_bound']:.2f}x the bound")
         if getattr(args, "sheet", False):
-            from engine.ordering import order_sheet
-
             for label in ("cold (trains and saves models)", "warm (models reused from disk)"):
                 clear_cache()
                 t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.calendar import holiday_table
+from engine.data.calendar import holiday_table
 
 
 def load_and_validate(folder: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:

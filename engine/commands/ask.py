@@ -7,11 +7,13 @@ from the environment (the key is never printed or written).
 from __future__ import annotations
 
 import sys
+from engine.ask.answer import Answer, ask_stream
+from engine.data.storage import data_dir
+from engine.commands._output import print_json
+from engine.commands._output import format_table
 
 
 def _ask(args) -> int:
-    from engine.ask.answer import Answer, ask_stream
-    from engine.storage import data_dir
 
     settings = {}
     if args.model:
@@ -27,8 +29,6 @@ def _ask(args) -> int:
         elif stream:
             print(item, end="", flush=True)
     if args.json:
-        from engine.cli import print_json
-
         print_json(answer.to_dict())
         return 0
     if stream:
@@ -39,8 +39,6 @@ def _ask(args) -> int:
     if answer.sql:
         print("SQL:", answer.sql)
         if answer.rows:
-            from engine.commands.bench import format_table
-
             print(format_table(answer.rows[:20]))
     for i, s in enumerate(answer.sources, 1):
         print(f"[{i}] {s['title']} ({s['id']}, score {s['score']:.3f})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from engine.batch.runner import run_batch
+from engine.commands._output import print_json
 
 
 class ProgressBar:
@@ -43,8 +45,6 @@ def summary_text(summary: dict) -> str:
 
 
 def _batch(args) -> int:
-    from engine.batch import run_batch
-    from engine.cli import print_json
 
     bar = ProgressBar()
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from engine.data.demo import write_demo
+from engine.commands._output import print_json
+from engine.data.dataset import read_dataset
+from engine.data.favorita import import_favorita
 
 
 def _demo(args) -> int:
-    from engine.demo import write_demo
-    from engine.cli import print_json
 
     written = write_demo(args.dir, seed=args.seed, n_stores=args.stores, fmt=args.format)
     if args.json:
@@ -19,8 +21,6 @@ def _demo(args) -> int:
 
 
 def _validate(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import read_dataset
 
     ds, report = read_dataset(args.dir)
     if args.json:
@@ -42,8 +42,6 @@ def _validate(args) -> int:
 
 
 def _import_favorita(args) -> int:
-    from engine.cli import print_json
-    from engine.favorita import import_favorita
 
     result = import_favorita(args.src, args.dir, lead_time=args.lead_time, price=args.price)
     if args.json:

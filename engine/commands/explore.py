@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from engine.data.dataset import load_dataset
+from engine.data.storage import data_dir
+from engine.commands._output import print_json
+from engine.analysis.decomposition import decompose
+from engine.analysis.patterns import patterns
+from engine.analysis.factors import factor_analysis
+from engine.analysis.diagnostics import series_diagnostics
 
 
 def _product(value: str) -> int | None:
@@ -10,8 +17,6 @@ def _product(value: str) -> int | None:
 
 
 def _load(args):
-    from engine.dataset import load_dataset
-    from engine.storage import data_dir
 
     return load_dataset(args.data or data_dir())
 
@@ -20,7 +25,6 @@ def _json(obj) -> None:
     """print_json with NaN written as null (strict JSON)."""
     import math
 
-    from engine.cli import print_json
 
     def clean(o):
         if isinstance(o, float) and not math.isfinite(o):
@@ -42,8 +46,6 @@ def _frame_text(frame, rows: int = 40) -> str:
 
 
 def _decompose(args) -> int:
-    from engine.analysis.decomposition import decompose
-
     d = decompose(_load(args), args.store, args.product, args.start, args.end, period=args.period, method=args.method)
     if args.json:
         _json({**d.to_dict(), "frame": d.frame.to_dicts() if args.rows else None})
@@ -55,8 +57,6 @@ def _decompose(args) -> int:
 
 
 def _patterns(args) -> int:
-    from engine.analysis.patterns import patterns
-
     p = patterns(_load(args), args.store, args.product, args.start, args.end)
     if args.json:
         _json(p.to_dict())
@@ -73,8 +73,6 @@ def _patterns(args) -> int:
 
 
 def _factors(args) -> int:
-    from engine.analysis.factors import factor_analysis
-
     a = factor_analysis(_load(args), args.store, args.product, args.start, args.end, max_lag=args.max_lag,
                         rolling_window=args.rolling_window, transform=args.transform, target=args.target)
     if args.json:
@@ -90,8 +88,6 @@ def _factors(args) -> int:
 
 
 def _diagnostics(args) -> int:
-    from engine.analysis.diagnostics import series_diagnostics
-
     d = series_diagnostics(_load(args), args.store, args.product, args.start, args.end, of=args.of, method=args.method,
                            period=args.period, lags=args.lags)
     if args.json:

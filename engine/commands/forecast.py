@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from engine.commands._output import print_json
+from engine.data.dataset import load_dataset
+from engine.forecasting import run_forecast
+from engine.data.storage import data_dir
+from engine.commands._output import format_table
 
 
 def _products(text: str) -> list[int]:
@@ -14,10 +19,6 @@ def _products(text: str) -> list[int]:
 
 
 def _forecast(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import load_dataset
-    from engine.forecasting import run_forecast
-    from engine.storage import data_dir
 
     ds = load_dataset(args.data or data_dir())
 
@@ -30,7 +31,6 @@ def _forecast(args) -> int:
     if args.json:
         print_json({"results": [r.to_dict() for r in results]})
         return 0
-    from engine.commands.bench import format_table
 
     for r in results:
         print(f"store {r.store} product {r.product} (lead time {r.lead_time} days), test {r.test_start} to {r.test_end}: chosen {r.model}")

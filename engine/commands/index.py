@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from engine.ask.index import update_index
+from engine.commands._output import print_json
+from engine.data.storage import data_dir
 
 
 def progress_bar(stream=None, width: int = 30):
@@ -29,9 +32,6 @@ def progress_bar(stream=None, width: int = 30):
 
 
 def _index(args) -> int:
-    from engine.ask.index import update_index
-    from engine.cli import print_json
-    from engine.storage import data_dir
 
     result = update_index(args.data or data_dir(), progress=None if args.quiet else progress_bar())
     if args.json:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from engine.commands._output import print_json
+from engine.data.dataset import load_dataset
+from engine.inventory import evaluate_policy
+from engine.data.storage import data_dir
+from engine.commands._output import format_table
+from engine.ordering.sheet import order_sheet
 
 
 def _products(text: str | None) -> list[int] | None:
@@ -15,10 +21,6 @@ def _products(text: str | None) -> list[int] | None:
 
 
 def _inventory(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import load_dataset
-    from engine.inventory import evaluate_policy
-    from engine.storage import data_dir
 
     ds = load_dataset(args.data or data_dir())
     result = evaluate_policy(ds, args.store, _products(args.products), args.test_start, args.test_end, args.safety_stock, form=args.form,
@@ -26,7 +28,6 @@ def _inventory(args) -> int:
     if args.json:
         print_json(result.to_dict())
         return 0
-    from engine.commands.bench import format_table
 
     print(f"store {result.store}, {result.start} to {result.end}, safety stock {result.policy} (form {result.form}), pack size {result.pack_size}")
     rows = []
@@ -42,10 +43,6 @@ def _inventory(args) -> int:
 
 
 def _orders(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import load_dataset
-    from engine.ordering import order_sheet
-    from engine.storage import data_dir
 
     ds = load_dataset(args.data or data_dir())
     counted = {}
@@ -60,7 +57,6 @@ def _orders(args) -> int:
     if args.json:
         print_json(sheet.to_dict())
         return 0
-    from engine.commands.bench import format_table
 
     print(f"order sheet of store {sheet.store} at the close of {sheet.date} (orders placed at 22:00), safety stock {sheet.policy}")
     print(format_table([{"product": ln.product, "lead_time": ln.lead_time, "closing_stock": ln.closing_stock, "source": ln.closing_source,

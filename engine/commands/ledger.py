@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from engine.commands._output import print_json
+from engine.ordering.ledger import OrderLedger, default_ledger_path
+from engine.commands._output import format_table
+from engine.data.dataset import load_dataset
+from engine.ordering.confirmation import confirm_sheet
+from engine.ordering.sheet import order_sheet
+from engine.data.storage import data_dir
 
 
 def _date(text: str) -> dt.date:
@@ -27,8 +34,6 @@ def _pairs(values: list[str] | None, what: str) -> dict[int, float]:
 
 
 def _ledger(args) -> int:
-    from engine.cli import print_json
-    from engine.ledger import OrderLedger, default_ledger_path
 
     ledger = OrderLedger(args.ledger or default_ledger_path(args.data))
     date = _date(args.date) if args.date else None
@@ -40,7 +45,6 @@ def _ledger(args) -> int:
         print_json({"ledger": str(ledger.path), "confirmations": ledger.confirmations(args.store, date).to_dicts(),
                     "lines": history.to_dicts()})
         return 0
-    from engine.commands.bench import format_table
 
     if history.is_empty():
         where = " for " + ", ".join(x for x in (f"store {args.store}" if args.store is not None else "",
@@ -56,12 +60,6 @@ def _ledger(args) -> int:
 
 
 def _confirm(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import load_dataset
-    from engine.ledger import OrderLedger, default_ledger_path
-    from engine.order_confirmation import confirm_sheet
-    from engine.ordering import order_sheet
-    from engine.storage import data_dir
 
     ds = load_dataset(args.data or data_dir())
     date = _date(args.date)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from engine.commands._output import print_json
+from engine.data.dataset import load_dataset
+from engine.analysis.overview import overview, top_products, top_stores
+from engine.data.storage import data_dir
 
 
 def _overview(args) -> int:
-    from engine.cli import print_json
-    from engine.dataset import load_dataset
-    from engine.overview import overview, top_products, top_stores
-    from engine.storage import data_dir
 
     ds = load_dataset(args.data or data_dir())
     ov = overview(ds, args.start, args.end)

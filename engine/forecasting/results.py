@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
 from engine.forecasting.backtest import MIN_TRAIN_DAYS, N_FOLDS, FOLD_DAYS, predict_window
 from engine.forecasting.metrics import all_metrics, seasonal_naive_scale
 from engine.forecasting.models import CHEAP_MODELS, model_class, parse_models
 from engine.forecasting.models.base import Progress
 from engine.forecasting.series import Series
 from engine.forecasting.training import train_models
+from engine.stats import residual_diagnostics
 
 HISTORY_DAYS = 56
 
@@ -59,8 +60,6 @@ class ForecastResult:
 
     def diagnostics(self):
         """Residual diagnostics of the chosen model on the test window (the Explore page's tests)."""
-        from engine.analysis.diagnostics import residual_diagnostics
-
         return residual_diagnostics(self.residuals, what="forecast errors")
 
     def comparison(self) -> pl.DataFrame:

@@ -2,7 +2,7 @@
 
 ``Series.before(day)`` keeps only rows dated before ``day`` and blanks every target that falls on
 or after it, so a model fitted on it cannot see anything from ``day`` on. Feature frames come from
-``engine.features.build_features`` (one per horizon h, built with ``lead_time=h`` so the target-day
+``engine.data.features.build_features`` (one per horizon h, built with ``lead_time=h`` so the target-day
 calendar columns and the target describe day t + h).
 """
 
@@ -14,8 +14,8 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from engine.dataset import Dataset
-from engine.features import FEATURE_COLUMNS, build_features
+from engine.data.dataset import Dataset
+from engine.data.features import FEATURE_COLUMNS, build_features
 
 
 class Series:

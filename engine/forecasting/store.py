@@ -14,13 +14,12 @@ import pickle
 import shutil
 import time
 from pathlib import Path
+from engine.data.storage import state_dir
 
 MODEL_VERSION = 1
 
 
 def default_models_dir(ds) -> Path:
-    from engine.storage import state_dir
-
     return state_dir(Path(ds.folder) if ds.folder else None) / "models"
 
 

@@ -19,6 +19,7 @@ from engine.forecasting.models.base import Forecaster, Progress
 from engine.forecasting.models.ensemble import Ensemble
 from engine.forecasting.series import Series
 from engine.forecasting.store import ModelStore, model_key
+from engine.forecasting.store import default_models_dir
 
 
 @dataclass
@@ -78,8 +79,6 @@ def _rank(score: float) -> float:
 def train_models(names, series: Series, horizons, train_end: dt.date, models_dir=None, progress: Progress | None = None,
                  ensemble: bool = True) -> tuple[dict[str, TrainedModel], str]:
     """Train every named model; returns (trained by name, the chosen name by CV WAPE, 'ensemble' if it wins)."""
-    from engine.forecasting.store import default_models_dir
-
     store = ModelStore(models_dir if models_dir is not None else default_models_dir(series.ds))
     trained = {n: train_model(n, series, horizons, train_end, store, progress) for n in names}
     chosen = min(trained, key=lambda n: _rank(trained[n].cv.score))

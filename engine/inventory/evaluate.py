@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from engine.data.dataset import store_products
 from engine.inventory.bound import perfect_foresight
 from engine.inventory.forecasts import LeadWindow, lead_window
 from engine.inventory.kpis import product_kpis, ratio, total_kpis
@@ -112,18 +113,6 @@ def simulate_product(ds, lw: LeadWindow, plan: SafetyPlan, pack_size: int = 1) -
     return ProductInventory(lw.store, lw.product, lw.lead_time, price, lw.model, plan, frame.select(DAY_COLUMNS), kpis, bound)
 
 
-def _products(ds, store: int, products) -> list[int]:
-    sold = ds.sales.filter(pl.col("Store_ID") == int(store))
-    if sold.height == 0:
-        raise ValueError(f"store {store} has no sales; pick one of the stores in the sales table.")
-    if products is None:
-        return sorted(sold["Product_ID"].unique().to_list())
-    out = [int(p) for p in products]
-    if not out:
-        raise ValueError("no product was chosen; pick at least one.")
-    return out
-
-
 def evaluate_policy(ds, store: int, products, start: dt.date, end: dt.date, safety_stock="service-level:0.99", form: str = "best",
                     pack_size: int = 1, model: str = "auto", models_dir=None) -> InventoryResult:
     """Simulate [start, end] for each product under the order-up-to policy with the given safety stock.
@@ -136,7 +125,7 @@ def evaluate_policy(ds, store: int, products, start: dt.date, end: dt.date, safe
     if int(pack_size) < 1:
         raise ValueError(f"the pack size must be a whole number of at least 1, not {pack_size}.")
     result = InventoryResult(int(store), start, end, str(safety_stock), form, int(pack_size))
-    for p in _products(ds, store, products):
+    for p in store_products(ds, store, products):
         lw = lead_window(ds, store, p, start, end, model=model, models_dir=models_dir)
         plan = make_plan(lw, safety_stock, form, int(pack_size))
         result.products.append(simulate_product(ds, lw, plan, int(pack_size)))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from engine.forecasting import lead_window_forecasts
 
 VALIDATION_DAYS = 112  # 16 weeks of order days before the warm-up
 _CACHE: OrderedDict = OrderedDict()
@@ -100,8 +101,6 @@ def store_view(ds, store: int):
 
 def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None) -> LeadWindow:
     """Validation, warm-up and window inputs for simulating [start, end] (see the module docstring)."""
-    from engine.forecasting import lead_window_forecasts
-
     if end < start:
         raise ValueError(f"the window ends ({end}) before it starts ({start}); give an end on or after the start.")
     if end > ds.end:

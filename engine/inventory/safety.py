@@ -31,6 +31,7 @@ import numpy as np
 
 from engine.inventory.kpis import product_kpis
 from engine.inventory.policy import evaluated, run_policy
+from engine.stats import MIN_VALUES, shapiro_test
 
 FORMS = ("constant", "proportional", "weekday")
 STEPS = {"constant": 1.0, "proportional": 0.01, "weekday": 1.0}
@@ -122,7 +123,6 @@ def estimate_quantile(x: np.ndarray, level: float) -> tuple[float, str]:
     """The level-quantile of x: normal (mean + z sd) when x passes Shapiro-Wilk, else empirical."""
     from scipy import stats
 
-    from engine.analysis.diagnostics import MIN_VALUES, shapiro_test
 
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.forecasting.models.base import Forecaster
 from engine.forecasting.models.baselines import HoltWinters, LastValue, SeasonalNaive, WeekdayMean
 from engine.forecasting.models.boosting import GradientBoosting
+from engine.forecasting.models.neural import CNN, LSTM
 
 CHEAP_MODELS = ("last_value", "seasonal_naive", "weekday_mean4", "holt_winters", "gboost")
 NEURAL_MODELS = ("lstm", "cnn")
@@ -18,8 +19,6 @@ def model_class(name: str) -> type[Forecaster]:
     if name in cheap:
         return cheap[name]
     if name in NEURAL_MODELS:
-        from engine.forecasting.models.neural import CNN, LSTM
-
         return {"lstm": LSTM, "cnn": CNN}[name]
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(ALL_MODELS)} (or 'all' / 'auto').")
 

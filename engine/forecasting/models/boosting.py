@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from engine.features import FEATURE_COLUMNS
+from engine.data.features import FEATURE_COLUMNS
 from engine.forecasting.models.base import Forecaster
 from engine.forecasting.series import Series, past_values, same_weekday_lags
 

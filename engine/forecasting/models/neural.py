@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.features import FEATURE_COLUMNS
+from engine.data.features import FEATURE_COLUMNS
 from engine.forecasting.models.base import Forecaster
 from engine.forecasting.series import Series, same_weekday_lags
 

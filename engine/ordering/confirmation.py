@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from engine.ordering.ledger import OrderLedger
 
 CHANGE_LIMIT = 0.20  # a final quantity further than this from the recommendation needs a reason
 
@@ -150,8 +151,6 @@ def product_names(ds) -> dict[int, str]:
 def confirm_sheet(sheet, final: dict | None = None, reasons: dict | None = None, client_token: str | None = None,
                   confirmed_by: str | None = None, ledger=None, names: dict[int, str] | None = None) -> Confirmation:
     """Check the edits, append them to the ledger as a new version of (store, date) and return it."""
-    from engine.ledger import OrderLedger
-
     lines = confirmation_lines(sheet, final, reasons, names)
     ledger = ledger if ledger is not None else OrderLedger()
     if isinstance(ledger, (str, Path)):

@@ -3,7 +3,7 @@
 Tolerates: a UTF-8 byte-order mark, CRLF line ends, comma / tab / semicolon separators,
 spaces or tabs around header names and values, header names in another case or with
 spaces instead of underscores, blank lines. Every column is returned as text (CSV) or as
-stored (Parquet); ``engine.validation`` parses and checks the values.
+stored (Parquet); ``engine.data.validation`` parses and checks the values.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.problems import Problem
-from engine.schema import FILE_SUFFIXES, Table
+from engine.data.problems import Problem
+from engine.data.schema import FILE_SUFFIXES, Table
 
 
 @dataclass

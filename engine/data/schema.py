@@ -1,7 +1,7 @@
 """The five input tables: names, exact column names, kinds and rules.
 
 A column kind is one of: "date", "int" (an identifier or count), "number" (float),
-"text". Rules are checked by ``engine.validation``.
+"text". Rules are checked by ``engine.data.validation``.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.problems import Problem, ValidationReport
-from engine.readers import RawTable, find_table_file, read_raw
-from engine.schema import HOLIDAYS, TABLES, Column, Table
+from engine.data.problems import Problem, ValidationReport
+from engine.data.readers import RawTable, find_table_file, read_raw
+from engine.data.schema import HOLIDAYS, TABLES, Column, Table
 
 MAX_LISTED = 10  # per file, column and kind of problem; the rest are summed up in one sentence
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")

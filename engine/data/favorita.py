@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.readers import normalise_header, sniff_separator
+from engine.data.readers import normalise_header, sniff_separator
 
 NEEDED = {
     "train.csv": ("date", "store_nbr", "family", "sales"),

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
-from engine.calendar import is_closed_expr, is_payday_expr
-from engine.dataset import Dataset
+from engine.data.calendar import is_closed_expr, is_payday_expr
+from engine.data.dataset import Dataset
 
 SERIES = ["Store_ID", "Product_ID"]
 FEATURE_COLUMNS = [
@@ -61,9 +61,9 @@ def customer_features(ds: Dataset) -> pl.DataFrame:
     """Store_ID, Date, customers, city_customers, state_customers (other stores of the same City / State)."""
     days = pl.DataFrame({"Date": pl.date_range(ds.start, ds.end, "1d", eager=True)})
     stores = ds.stores.select("Store_ID", "City", "State")
-    all_ids = pl.concat([ds.sales.select("Store_ID"), ds.orders.select("Store_ID"), stores.select("Store_ID")]).unique()
+    all_ids = pl.concat([ds.sales.select("Store_ID"), ds.visits.select("Store_ID"), stores.select("Store_ID")]).unique()
     grid = all_ids.join(days, how="cross").join(
-        ds.orders.select("Store_ID", "Date", pl.col("CustomerCount").alias("customers")), on=["Store_ID", "Date"], how="left"
+        ds.visits.select("Store_ID", "Date", pl.col("CustomerCount").alias("customers")), on=["Store_ID", "Date"], how="left"
     ).with_columns(pl.col("customers").fill_null(0.0)).join(stores, on="Store_ID", how="left")
     return grid.with_columns(
         pl.when(pl.col("City").is_not_null()).then(pl.col("customers").sum().over(["City", "State", "Date"]) - pl.col("customers")).otherwise(0.0).alias("city_customers"),

@@ -9,13 +9,14 @@ Nothing is ever deleted: a failed upload leaves the current data untouched.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from engine.dataset import read_dataset
-from engine.problems import Problem, ValidationReport
-from engine.schema import FILE_SUFFIXES, TABLES
+from engine.data.dataset import read_dataset
+from engine.data.problems import Problem, ValidationReport
+from engine.data.schema import FILE_SUFFIXES, TABLES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,35 @@ def state_dir(data: Path | None = None) -> Path:
     path = data.parent / "state"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+STATE_INPUTS = ("ledger.sqlite", "ledger.sqlite-wal", "models/*/meta.json", "uploads/*", "batch/*.parquet", "batch/summary.json")
+
+
+def state_stamp(data: Path | str | None = None, include_state: bool = True) -> str:
+    """What "has the data (or the app's state) changed" means, in one place: a short hash.
+
+    Over (name, size, mtime_ns) of the data folder's files and, with ``include_state``, of what the
+    app writes beside them that others read (``STATE_INPUTS``: the ledger and stock book, fitted
+    models' metadata, uploaded notes, the batch's outputs). Derived files (the Ask index, its cache
+    and log) are not inputs. Stat calls only, so it is cheap enough to call on every page run;
+    caches key on it (the pages' dataset cache with ``include_state=False``, the Ask index and SQL
+    engine with the state).
+    """
+    data = Path(data) if data else data_dir()
+    h = hashlib.sha256()
+    paths = sorted(p for p in data.iterdir() if p.is_file()) if data.is_dir() else []
+    if include_state:
+        state = data.parent / "state"
+        for pattern in STATE_INPUTS:
+            paths += sorted(state.glob(pattern))
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        h.update(f"{path.parent.name}/{path.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def backups_dir(data: Path | None = None) -> Path:

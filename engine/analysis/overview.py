@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
-from engine.dataset import Dataset
+from engine.data.dataset import Dataset
 
 
 @dataclass(frozen=True)

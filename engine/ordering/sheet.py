@@ -1,4 +1,4 @@
-"""The evening order sheet (Contract A): one recommended order per product for a store's close.
+"""The evening order sheet: one recommended order per product for a store's close.
 
 For a close date d the policy is simulated from SIM_START (the first day of the month before d)
 through d, with forecasts from models trained before the validation days that precede that start
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
-from engine.inventory.evaluate import _products
+from engine.data.dataset import store_products
 from engine.inventory.forecasts import lead_window
 from engine.inventory.policy import run_policy
 from engine.inventory.safety import make_plan
@@ -125,7 +125,7 @@ def order_sheet(ds, store: int, date: dt.date | None = None, products: list[int]
             raise ValueError(f"the counted closing stock of product {p} must be a number of 0 or more, not {v!r}.")
     start = sim_start(date)
     sheet = OrderSheet(int(store), date, str(safety_stock))
-    for p in _products(ds, store, products):
+    for p in store_products(ds, store, products):
         pack = int(pack_size.get(p, 1) if isinstance(pack_size, dict) else pack_size)
         lw = lead_window(ds, store, p, start, date, model=model, models_dir=models_dir)
         plan = make_plan(lw, safety_stock, form, pack)

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import polars as pl
+from engine.data.storage import state_dir
 
 LEDGER_FILE = "ledger.sqlite"
 SCHEMA_VERSION = 1
@@ -88,8 +89,6 @@ _CONFIRMATION_SCHEMA = {"store_id": pl.Int64, "order_date": pl.Date, "version": 
 
 def default_ledger_path(data: Path | str | None = None) -> Path:
     """``<state>/ledger.sqlite`` for the data folder (default: the current data set)."""
-    from engine.storage import state_dir
-
     return state_dir(Path(data) if data else None) / LEDGER_FILE
 
 
@@ -141,8 +140,11 @@ def _clean_lines(lines) -> list[tuple[int, float, float, str | None]]:
 class OrderLedger:
     """Append-only ledger of confirmed orders in one SQLite file (created on first use)."""
 
-    def __init__(self, path: Path | str | None = None):
+    def __init__(self, path: Path | str | None = None, read_only: bool = False):
+        """``read_only=True`` opens the file in SQLite's read-only mode (Ask, reports): it never creates,
+        migrates or writes anything, and ``confirm`` refuses."""
         self.path = Path(path) if path else default_ledger_path()
+        self.read_only = read_only
         self._ready = False
 
     def __repr__(self) -> str:
@@ -170,6 +172,8 @@ class OrderLedger:
         return ValueError(msg)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         if self.path.is_dir():
             raise ValueError(f"The order ledger {self.path} is a folder, not a file; move that folder away so the ledger file can be created.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +194,15 @@ class OrderLedger:
         except ValueError:
             con.close()
             raise
+        return con
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        try:
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                                  isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from None
         return con
 
     def _prepare(self, con: sqlite3.Connection) -> None:
@@ -239,7 +252,10 @@ class OrderLedger:
 
         ``lines``: dicts with ``product``, ``recommended``, ``final`` and optional ``reason``.
         The same ``client_token`` sent again returns the version written the first time.
+        A ledger opened with ``read_only=True`` refuses.
         """
+        if self.read_only:
+            raise ValueError(f"The order ledger {self.path} was opened read-only; confirm orders from the Orders page or `python -m engine confirm`.")
         store = int(store)
         date = _as_date(date)
         token = str(client_token or "").strip()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from engine.calendar import us_holidays
+from engine.data.calendar import us_holidays
 
 START = dt.date(2014, 1, 1)
 END = dt.date(2017, 3, 31)

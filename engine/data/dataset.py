@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.calendar import holiday_table
-from engine.problems import DataValidationError, Problem, ValidationReport
-from engine.readers import find_table_file
-from engine.schema import TABLES
-from engine.validation import ROW, read_folder
+from engine.data.calendar import holiday_table
+from engine.data.problems import DataValidationError, Problem, ValidationReport
+from engine.data.readers import find_table_file
+from engine.data.schema import TABLES
+from engine.data.validation import ROW, read_folder
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Dataset:
     sales: pl.DataFrame  # Date, Store_ID, Product_ID, Qty (only rows in the files)
     products: pl.DataFrame  # Product_ID, Product_Code, SubCategory, Category, LeadTime, Price
     stores: pl.DataFrame  # Store_ID, City, State, Store_Type
-    orders: pl.DataFrame  # Date, Store_ID, CustomerCount
+    visits: pl.DataFrame  # customer visits (the orders file): Date, Store_ID, CustomerCount
     oil_price: pl.DataFrame  # Date (every day), WTI_Price (forward-filled), WTI_Filled
     holidays: pl.DataFrame  # Date, Holiday
     folder: str = ""
@@ -109,7 +109,7 @@ def read_dataset(folder: str | Path) -> tuple[Dataset | None, ValidationReport]:
     start, end = sales["Date"].min(), sales["Date"].max()
     products = tables["products"].with_columns(pl.col("Product_ID").cast(pl.Int32), pl.col("LeadTime").cast(pl.Int32)).sort("Product_ID")
     stores = tables["stores"].with_columns(pl.col("Store_ID").cast(pl.Int32)).sort("Store_ID")
-    orders = tables["orders"].with_columns(pl.col("Store_ID").cast(pl.Int32)).sort("Store_ID", "Date")
+    visits = tables["orders"].with_columns(pl.col("Store_ID").cast(pl.Int32)).sort("Store_ID", "Date")
     oil = _daily_oil(tables["oil_price"], start, end, report, report_label(folder, "oil_price"))
     holidays = holiday_table(start, end, tables.get("holidays"))
     report.summary = {
@@ -125,7 +125,7 @@ def read_dataset(folder: str | Path) -> tuple[Dataset | None, ValidationReport]:
         sales=sales,
         products=products,
         stores=stores,
-        orders=orders,
+        visits=visits,
         oil_price=oil,
         holidays=holidays,
         folder=str(folder),
@@ -146,3 +146,16 @@ def load_dataset(folder: str | Path) -> Dataset:
     if ds is None:
         raise DataValidationError(report)
     return ds
+
+
+def store_products(ds, store: int, products=None) -> list[int]:
+    """The chosen products of a store (all it sold when ``products`` is None); a sentence when none."""
+    sold = ds.sales.filter(pl.col("Store_ID") == int(store))
+    if sold.height == 0:
+        raise ValueError(f"store {store} has no sales; pick one of the stores in the sales table.")
+    if products is None:
+        return sorted(sold["Product_ID"].unique().to_list())
+    out = [int(p) for p in products]
+    if not out:
+        raise ValueError("no product was chosen; pick at least one.")
+    return out
