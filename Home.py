@@ -5,7 +5,7 @@ import streamlit as st
 
 from engine.batch.summary import last_batch_line, read_summary
 from engine.analysis.overview import overview, sales_trend, top_products, top_stores
-from engine.data.storage import data_dir, list_backups, replace_dataset
+from engine.data.storage import data_dir, list_backups, replace_dataset, state_location
 from ui_common import APP_TITLE, compact, load_current, show_errors
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🛒", layout="wide")
@@ -52,6 +52,8 @@ if batch_line := last_batch_line(read_summary(data=data_dir())):
 st.subheader("Data status")
 if ds is not None:
     st.success(f"Data in {data_dir()} is valid: {report.summary.get('sales_rows', 0):,} sales rows, fingerprint {ds.fingerprint}.")
+    state = state_location(data_dir())
+    st.caption(f"Orders, models and the Ask index are kept in {state.path} ({state.reason}).")
     if ds.warnings:
         with st.expander(f"{len(ds.warnings)} warning(s) about the data"):
             for w in ds.warnings:

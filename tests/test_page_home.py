@@ -33,6 +33,8 @@ def test_home_kpis_match_the_engine_and_follow_the_period(fresh_data):
     m = _metrics(at)
     assert m["Period"] == "90 days" and m["Units sold"] == f"{q1.units / 1e6:.1f} M" != f"{full.units / 1e6:.1f} M"
     assert "fingerprint" in at.success[0].value
+    state = fresh_data.parent / "state"  # the demo copy is writable: its state is kept beside it
+    assert f"Orders, models and the Ask index are kept in {state} (beside the data)." in [c.value for c in at.caption]
     assert any("days had no oil price" in md.value for md in at.markdown)  # the warnings are listed
 
 

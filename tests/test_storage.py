@@ -110,3 +110,13 @@ def test_kmart_state_wins(read_only_data, tmp_path, monkeypatch):
     where = state_location(read_only_data)
     assert where.path == tmp_path / "elsewhere" and where.reason == "set by KMART_STATE"
     assert default_ledger_path(read_only_data) == tmp_path / "elsewhere" / "ledger.sqlite"
+
+
+def test_an_upload_into_a_read_only_data_folder_is_one_sentence_and_changes_nothing(read_only_data):
+    before = _digest(read_only_data)
+    report = replace_dataset({name: text.encode() for name, text in GOOD.items()}, read_only_data)
+    assert report.error_sentences() == [
+        f"{read_only_data.parent}: the folder cannot be written, so new data cannot replace the current data; "
+        "make it writable or set KMART_DATA to a data folder in a writable place."
+    ]
+    assert _digest(read_only_data) == before and sorted(p.name for p in read_only_data.parent.iterdir()) == ["current"]

@@ -135,6 +135,11 @@ def replace_dataset(files: dict[str, bytes], data: Path | None = None) -> Valida
     Every one of the five tables must be in the upload. The old folder goes to backups/.
     """
     data = Path(data) if data else data_dir()
+    if not _writable(data.parent):
+        report = ValidationReport("the upload")
+        report.add(Problem(str(data.parent), "the folder cannot be written, so new data cannot replace the current data; "
+                                             "make it writable or set KMART_DATA to a data folder in a writable place."))
+        return report
     data.parent.mkdir(parents=True, exist_ok=True)
     staging = data.parent / f".staging-{_timestamp()}"
     staging.mkdir()
