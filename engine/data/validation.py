@@ -26,7 +26,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
 ROW = "__row"
 DTYPES = {"int": pl.Int64, "number": pl.Float64, "text": pl.String, "date": pl.Date}
 LARGEST_NUMBER = 1e9  # no real quantity, customer count or price in these tables comes near it
-LARGEST_ID = 1e15  # identifiers pass through a float while parsed: above 2**53 digits would be lost
+LARGEST_ID = 1e15  # identifiers pass through a float while parsed: above 2**53 their last digits would be lost
 
 
 @dataclass(frozen=True)
