@@ -5,8 +5,8 @@ import streamlit as st
 
 from engine.batch.summary import last_batch_line, read_summary
 from engine.analysis.overview import overview, sales_trend, top_products, top_stores
-from engine.data.storage import data_dir, list_backups, replace_dataset
-from ui_common import APP_TITLE, load_current, show_errors
+from engine.data.storage import data_dir, list_backups, replace_dataset, state_location
+from ui_common import APP_TITLE, compact, load_current, show_errors
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🛒", layout="wide")
 st.title(APP_TITLE)
@@ -24,10 +24,10 @@ else:
     k = st.columns(5)
     k[0].metric("Period", f"{ov.days:,} days", help=f"{ov.start} to {ov.end}")
     k[1].metric("Stores · products", f"{ov.stores} · {ov.products}")
-    k[2].metric("Units sold", f"{ov.units:,.0f}")
-    k[3].metric("Sales value", f"${ov.sales_value:,.0f}")
+    k[2].metric("Units sold", compact(ov.units), help=f"{ov.units:,.0f} units")
+    k[3].metric("Sales value", compact(ov.sales_value, "$"), help=f"${ov.sales_value:,.2f}")
     k[4].metric(
-        "Units per day", f"{ov.units_per_day:,.0f}",
+        "Units per day", compact(ov.units_per_day), help=f"{ov.units_per_day:,.2f} units per day",
         delta=None if ov.change_vs_previous_pct is None else f"{ov.change_vs_previous_pct:+.1f}% vs previous period",
     )
     trend = sales_trend(ds, start, end, every)
@@ -52,6 +52,8 @@ if batch_line := last_batch_line(read_summary(data=data_dir())):
 st.subheader("Data status")
 if ds is not None:
     st.success(f"Data in {data_dir()} is valid: {report.summary.get('sales_rows', 0):,} sales rows, fingerprint {ds.fingerprint}.")
+    state = state_location(data_dir())
+    st.caption(f"Orders, models and the Ask index are kept in {state.path} ({state.reason}).")
     if ds.warnings:
         with st.expander(f"{len(ds.warnings)} warning(s) about the data"):
             for w in ds.warnings:

@@ -68,3 +68,24 @@ def pick_product(ds: Dataset, key: str = "product", default: int = 3, where=st.s
 def pick_products(ds: Dataset, key: str = "products", default: tuple[int, ...] = (3, 12, 42), where=st.sidebar) -> list[int]:
     ids = ds.product_ids
     return where.multiselect("Products", ids, default=[p for p in default if p in ids], key=key, format_func=lambda i: product_label(ds, i))
+
+
+_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def compact(value: float, prefix: str = "") -> str:
+    """A number short enough for a KPI tile: 515.4 M, $1.53 B, 434.6 K; below 1,000 as it is.
+
+    Three or four significant digits (two decimals under 10, one above); the exact figure goes
+    in the tile's tooltip.
+    """
+    sign = "-" if value < 0 else ""
+    size = abs(float(value))
+    for i, (scale, letter) in enumerate(_SCALES):
+        if size >= scale * 0.99995:  # 999,999 rounds to 1.00 M, not 1000.0 K
+            shown = size / scale
+            text = f"{shown:.2f}" if round(shown, 2) < 10 else f"{shown:.1f}"
+            if float(text) >= 1000 and i > 0:  # 999.96 B is 1.00 T
+                return f"{sign}{prefix}{size / _SCALES[i - 1][0]:.2f} {_SCALES[i - 1][1]}"
+            return f"{sign}{prefix}{text} {letter}"
+    return f"{sign}{prefix}{size:,.0f}"

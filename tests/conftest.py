@@ -10,6 +10,7 @@ import pytest
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.pop("KMART_STATE", None)  # tests keep the state beside their data (<data>/../state)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from engine.data.dataset import load_dataset
@@ -25,15 +26,33 @@ def test_home_kpis_match_the_engine_and_follow_the_period(fresh_data):
     assert not at.exception
     full = overview(ds)
     m = _metrics(at)
-    assert m["Units sold"] == f"{full.units:,.0f}" and m["Stores · products"] == "54 · 24"
-    assert m["Period"] == "1,186 days"
+    assert m["Stores · products"] == "54 · 24" and m["Period"] == "1,186 days"
     assert at.dataframe[0].value["Store_ID"].iloc[0] == top_stores(ds)["Store_ID"][0] == 44
     at.slider(key="period").set_value((dt.date(2017, 1, 1), dt.date(2017, 3, 31))).run()
     q1 = overview(ds, dt.date(2017, 1, 1), dt.date(2017, 3, 31))
     m = _metrics(at)
-    assert m["Period"] == "90 days" and m["Units sold"] == f"{q1.units:,.0f}" != f"{full.units:,.0f}"
+    assert m["Period"] == "90 days" and m["Units sold"] == f"{q1.units / 1e6:.1f} M" != f"{full.units / 1e6:.1f} M"
     assert "fingerprint" in at.success[0].value
+    state = fresh_data.parent / "state"  # the demo copy is writable: its state is kept beside it
+    assert f"Orders, models and the Ask index are kept in {state} (beside the data)." in [c.value for c in at.caption]
     assert any("days had no oil price" in md.value for md in at.markdown)  # the warnings are listed
+
+
+def test_kpi_tiles_are_compact_with_the_exact_figure_in_the_tooltip(fresh_data):
+    """Computed here from the files with polars, not through the engine: the chain's totals over all days."""
+    sales = pl.read_csv(fresh_data / "sales.csv", schema_overrides={"Qty": pl.Float64})
+    prices = pl.read_csv(fresh_data / "products.csv").select("Product_ID", "Price")
+    units = sales["Qty"].sum()
+    value = sales.join(prices, on="Product_ID")["Qty"].dot(sales.join(prices, on="Product_ID")["Price"])
+    days = (dt.date.fromisoformat(sales["Date"].max()) - dt.date.fromisoformat(sales["Date"].min())).days + 1
+    assert 1e8 <= units < 1e9 and 1e9 <= value < 1e10 and 1e5 <= units / days < 1e6  # the demo's sizes
+    tiles = {m.label: m for m in _home().metric}
+    assert tiles["Units sold"].value == f"{units / 1e6:.1f} M"  # e.g. 515.4 M
+    assert tiles["Units sold"].help == f"{units:,.0f} units"
+    assert tiles["Sales value"].value == f"${value / 1e9:.2f} B"  # e.g. $1.53 B
+    assert tiles["Sales value"].help == f"${value:,.2f}"
+    assert tiles["Units per day"].value == f"{units / days / 1e3:.1f} K"
+    assert tiles["Units per day"].help == f"{round(units / days, 2):,.2f} units per day"
 
 
 def test_bad_upload_shows_sentences_and_keeps_the_data(fresh_data):

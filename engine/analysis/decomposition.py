@@ -75,7 +75,7 @@ def decompose_values(dates, values, period: int = 7, method: str = "stl", label:
 
         with one_blas_thread():
             # long periods: loess evaluated every ~period/10 points and interpolated, as in Cleveland et al. (1990);
-            # the yearly fit drops from ~2.5 s to ~0.1 s and original = trend + seasonal + residual still holds exactly
+            # many times faster for the yearly period (docs/benchmarks.md); original = trend + seasonal + residual still holds exactly
             jump = {} if period < 30 else {"trend_jump": -(-period // 10), "low_pass_jump": -(-period // 10)}
             res = STL(y, period=period, robust=True, **jump).fit()
         trend, seasonal, resid = np.asarray(res.trend), np.asarray(res.seasonal), np.asarray(res.resid)

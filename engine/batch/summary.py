@@ -12,16 +12,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from engine.data.storage import data_dir, state_dir
+from engine.data.storage import state_dir, state_location
 
 SUMMARY = "summary.json"
 OUTPUTS = ("forecasts", "metrics", "order_sheets", "failures")
 
 
 def default_batch_dir(data: str | Path | None = None, create: bool = True) -> Path:
-    """``<state>/batch`` beside the data folder (``create=False``: only the path, nothing made on disk)."""
+    """``<state>/batch`` for the data folder (``create=False``: only the path, nothing made on disk)."""
     if not create:
-        return (Path(data) if data else data_dir()).parent / "state" / "batch"
+        return state_location(Path(data) if data else None).path / "batch"
     return state_dir(Path(data) if data else None) / "batch"
 
 

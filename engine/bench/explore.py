@@ -19,7 +19,7 @@ NOTES = [
     "median_s: median of --repeat further calls (what an interaction costs when the page cache misses).",
     "An interaction that changes store/product/window recomputes every section: the 'all sections' row;",
     "changing one section's option recomputes only that section; repeated choices are cache hits (~0 s).",
-    "Streamlit/Altair drawing time is not included (see README: AppTest reruns measured separately).",
+    "Streamlit/Altair drawing time is not included (see docs/benchmarks.md: AppTest reruns measured separately).",
 ]
 
 

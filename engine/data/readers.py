@@ -55,6 +55,19 @@ def sniff_separator(path: Path) -> str:
     return best if counts[best] > 0 else ","
 
 
+def _one_column_message(header: str) -> str:
+    """What to say when a header row came out as a single column: name the separator it seems to use."""
+    header = header.replace("\ufeff", "").strip()
+    marks = [ch for ch in header if not (ch.isalnum() or ch in " _-")]
+    shown = header if len(header) <= 60 else header[:57] + "..."
+    if marks:
+        sep = max(set(marks), key=marks.count)
+        return (f"the header row '{shown}' reads as one column because the columns are separated by '{sep}'; "
+                "separate them with commas (or tabs or semicolons) and upload the file again.")
+    return (f"the header row '{shown}' reads as one column; write the column names on the first row separated by "
+            "commas (or tabs or semicolons) and upload the file again.")
+
+
 def read_raw(path: Path, table: Table) -> tuple[RawTable | None, list[Problem]]:
     """Read one file. Returns the raw table (None if unreadable) and problems found."""
     label = path.name
@@ -75,6 +88,9 @@ def read_raw(path: Path, table: Table) -> tuple[RawTable | None, list[Problem]]:
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         kind = "Parquet" if path.suffix.lower() == ".parquet" else "comma-separated text with a header row"
         return None, [Problem(label, f"the file cannot be read ({reason}); save it as {kind} and upload it again.")]
+
+    if len(frame.columns) == 1 and len(table.columns) > 1:
+        return None, [Problem(label, _one_column_message(str(frame.columns[0])), row=1 if first_row == 2 else None)]
 
     found_headers = ", ".join(str(c).replace("\ufeff", "").strip() for c in frame.columns) or "none"
     frame = frame.with_row_index("__row", offset=first_row)

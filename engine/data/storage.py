@@ -4,6 +4,11 @@ The current data set is a folder (``data/current`` unless ``KMART_DATA`` says ot
 An upload is written to a staging folder beside it and validated there; only a valid upload
 replaces the current folder, and the replaced folder is moved to ``data/backups/<time>``.
 Nothing is ever deleted: a failed upload leaves the current data untouched.
+
+What the app writes about a data set (order ledger, fitted models, Ask index, batch outputs) is
+its state folder, decided in one place, ``state_location``: ``KMART_STATE`` when set, else
+``<data>/../state`` beside the data when that can be written, else a per-user cache folder
+(``~/.cache/kmart/<hash of the data path>``) so a read-only data folder still works.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.data.dataset import read_dataset
@@ -26,10 +33,55 @@ def data_dir() -> Path:
     return Path(os.environ.get("KMART_DATA", PROJECT_ROOT / "data" / "current")).resolve()
 
 
+STATE_ENV = "KMART_STATE"
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """Where the state of a data set lives and why there (``reason`` is a phrase for people)."""
+
+    path: Path
+    reason: str  # "set by KMART_STATE" | "beside the data" | "in the per-user cache: ... is read-only"
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "reason": self.reason}
+
+
+def _writable(folder: Path) -> bool:
+    """The nearest existing folder at or above ``folder`` can be written, and is not marked read-only.
+
+    The mode bits are checked as well as ``os.access``: an administrator (root) may write anywhere,
+    yet a folder whose write bits are all off (``chmod a-w``) is meant to be left alone.
+    """
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(folder, os.W_OK | os.X_OK)
+
+
+def user_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kmart"
+
+
+def state_location(data: Path | str | None = None) -> StateLocation:
+    """The one decision of where the state of ``data`` lives. Creates nothing."""
+    if os.environ.get(STATE_ENV):
+        return StateLocation(Path(os.environ[STATE_ENV]).expanduser().resolve(), f"set by {STATE_ENV}")
+    data = Path(data).resolve() if data else data_dir()
+    beside = data.parent / "state"
+    if _writable(beside):
+        return StateLocation(beside, "beside the data")
+    key = hashlib.sha256(str(data).encode()).hexdigest()[:16]
+    return StateLocation(user_cache_dir() / key, f"in the per-user cache: {beside} cannot be written")
+
+
 def state_dir(data: Path | None = None) -> Path:
-    """Folder for what the app writes about a data set (ledger, models, index): beside the data."""
-    data = Path(data) if data else data_dir()
-    path = data.parent / "state"
+    """Folder for what the app writes about a data set (ledger, models, index), created if needed."""
+    path = state_location(data).path
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -51,7 +103,7 @@ def state_stamp(data: Path | str | None = None, include_state: bool = True) -> s
     h = hashlib.sha256()
     paths = sorted(p for p in data.iterdir() if p.is_file()) if data.is_dir() else []
     if include_state:
-        state = data.parent / "state"
+        state = state_location(data).path
         for pattern in STATE_INPUTS:
             paths += sorted(state.glob(pattern))
     for path in paths:
@@ -83,6 +135,11 @@ def replace_dataset(files: dict[str, bytes], data: Path | None = None) -> Valida
     Every one of the five tables must be in the upload. The old folder goes to backups/.
     """
     data = Path(data) if data else data_dir()
+    if not _writable(data.parent):
+        report = ValidationReport("the upload")
+        report.add(Problem(str(data.parent), "the folder cannot be written, so new data cannot replace the current data; "
+                                             "make it writable or set KMART_DATA to a data folder in a writable place."))
+        return report
     data.parent.mkdir(parents=True, exist_ok=True)
     staging = data.parent / f".staging-{_timestamp()}"
     staging.mkdir()

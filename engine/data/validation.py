@@ -3,10 +3,16 @@
 Errors stop the data from being used; warnings are reported beside the data. Each problem
 is one sentence naming file, row (1-based as in a spreadsheet: header = row 1), column,
 the bad value and what to do.
+
+Bad numbers cannot poison totals or models: NaN and infinity (``NaN``, ``inf``, ``1e400``) and
+numbers beyond any real quantity (``1e308``) are errors; a value far outside its own series'
+range (``OUTLIER_RULES``) is a warning naming the row, because one typo can wreck a month's
+forecast and order.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -19,22 +25,53 @@ MAX_LISTED = 10  # per file, column and kind of problem; the rest are summed up 
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
 ROW = "__row"
 DTYPES = {"int": pl.Int64, "number": pl.Float64, "text": pl.String, "date": pl.Date}
+LARGEST_NUMBER = 1e9  # no real quantity, customer count or price in these tables comes near it
+LARGEST_ID = 1e15  # identifiers pass through a float while parsed: above 2**53 their last digits would be lost
 
 
-def _listed(problems_rows: pl.DataFrame, raw: RawTable, column: str, make_message) -> list[Problem]:
+@dataclass(frozen=True)
+class OutlierRule:
+    """Warn when a value is more than ``factor`` times the 99th percentile of its own series.
+
+    The series is the table's rows grouped by ``by`` (the whole column when empty). The
+    percentile is the "lower" one, so in a series of up to 100 values it is the second largest
+    and a single typo cannot hide behind itself; ``floor`` keeps a series of zeros from flagging
+    every sale.
+    """
+
+    table: str
+    column: str
+    by: tuple[str, ...]
+    factor: float
+    floor: float
+    what: str  # names the series in the sentence; {Store_ID} etc. are filled from the row
+
+
+OUTLIER_RULES = (
+    OutlierRule("sales", "Qty", ("Store_ID", "Product_ID"), 50, 1.0, "store {Store_ID}, product {Product_ID}"),
+    OutlierRule("orders", "CustomerCount", ("Store_ID",), 10, 1.0, "store {Store_ID}'s customer counts"),
+    OutlierRule("oil_price", "WTI_Price", (), 10, 1.0, "the oil price series"),
+    OutlierRule("products", "Price", (), 50, 0.01, "all product prices"),
+)
+
+
+def _listed(problems_rows: pl.DataFrame, raw: RawTable, column: str, make_message, level: str = "error", pass_row: bool = False) -> list[Problem]:
     """One problem per bad row for the first MAX_LISTED rows, then one sentence for the rest."""
     out = []
     rows = problems_rows.sort(ROW)
     for rec in rows.head(MAX_LISTED).iter_rows(named=True):
-        out.append(Problem(raw.label, make_message(rec.get(column)), row=int(rec[ROW]), column=column))
+        message = make_message(rec) if pass_row else make_message(rec.get(column))
+        out.append(Problem(raw.label, message, row=int(rec[ROW]), column=column, level=level))
     extra = rows.height - MAX_LISTED
     if extra > 0:
         sample = ", ".join(str(r) for r in rows[ROW].slice(MAX_LISTED, 5).to_list())
         out.append(
             Problem(
                 raw.label,
-                f"{extra:,} more rows have the same problem (rows {sample}, …); fix them the same way.",
+                f"{extra:,} more rows have the same problem (rows {sample}, …); "
+                + ("fix them the same way." if level == "error" else "check them the same way."),
                 column=column,
+                level=level,
             )
         )
     return out
@@ -66,20 +103,36 @@ def _parse_column(raw: RawTable, col: Column) -> tuple[pl.Expr, list[Problem]]:
         parsed = pl.col(name).cast(pl.Date) if dtype in (pl.Date, pl.Datetime) else _parse_date(pl.col(name))
     else:
         parsed = pl.col(name).cast(pl.Float64) if dtype.is_numeric() else _parse_number(pl.col(name))
-    checked = frame.select(pl.col(ROW), pl.col(name), parsed.alias("__v"))
+    checked = frame.select(pl.col(ROW), pl.col(name), parsed.alias("__p"))
 
     empty = checked.filter(pl.col(name).is_null())
     if empty.height and not col.optional_values:
         what = {"date": "a date (YYYY-MM-DD)", "int": "a whole number", "number": "a number"}[col.kind]
         problems += _listed(empty, raw, name, lambda v: f"the cell is empty; enter {what}.")
-    bad = checked.filter(pl.col(name).is_not_null() & pl.col("__v").is_null())
+    bad = checked.filter(pl.col(name).is_not_null() & pl.col("__p").is_null())
     if bad.height:
         if col.kind == "date":
             problems += _listed(bad, raw, name, lambda v: f"'{v}' is not a date; write dates as YYYY-MM-DD (for example 2017-03-15).")
         else:
             unit = "a whole number" if col.kind == "int" else "a number"
             problems += _listed(bad, raw, name, lambda v: f"'{v}' is not {unit}; enter {unit} without letters or units.")
-    ok = checked.filter(pl.col("__v").is_not_null())
+    if col.kind == "date":
+        return parsed.alias(name), problems
+
+    # numbers: NaN/infinity and impossible sizes are errors, and become empty cells in the frame
+    not_finite = checked.filter(pl.col("__p").is_not_null() & ~pl.col("__p").is_finite())
+    if not_finite.height:
+        blank = " (or leave the cell empty where there was none)" if col.optional_values else ""
+        problems += _listed(not_finite, raw, name, lambda v: f"'{v}' is not a number that can be added up (NaN or infinity); enter the real value{blank}.")
+    largest = LARGEST_ID if col.kind == "int" else LARGEST_NUMBER
+    huge = checked.filter(pl.col("__p").is_finite() & (pl.col("__p").abs() > largest))
+    if huge.height:
+        if col.kind == "int":
+            problems += _listed(huge, raw, name, lambda v: f"'{v}' is too long for an identifier; use at most 15 digits.")
+        else:
+            problems += _listed(huge, raw, name, lambda v: f"'{v}' is larger than any real value here (over {LARGEST_NUMBER:,.0f}); check the cell for a typo.")
+    usable = pl.col("__p").is_finite() & (pl.col("__p").abs() <= largest)
+    ok = checked.filter(usable).rename({"__p": "__v"})
     if col.kind == "int" or col.positive_int:
         frac = ok.filter(pl.col("__v") != pl.col("__v").round(0))
         if frac.height:
@@ -91,6 +144,7 @@ def _parse_column(raw: RawTable, col: Column) -> tuple[pl.Expr, list[Problem]]:
     elif col.non_negative:
         neg = ok.filter(pl.col("__v") < 0)
         problems += _listed(neg, raw, name, lambda v: f"'{v}' is negative; enter 0 or more (returns and corrections are not supported here).")
+    parsed = pl.when(parsed.is_finite() & (parsed.abs() <= largest)).then(parsed)
     if col.kind == "int":
         parsed = parsed.round(0).cast(pl.Int64, strict=False)
     return parsed.alias(name), problems
@@ -136,6 +190,25 @@ def _duplicates(frame: pl.DataFrame, raw: RawTable) -> list[Problem]:
     return out
 
 
+def _outliers(frame: pl.DataFrame, raw: RawTable, rule: OutlierRule) -> list[Problem]:
+    """Warnings for values more than ``rule.factor`` times their series' 99th percentile."""
+    needed = [rule.column, *rule.by]
+    if any(c not in frame.columns for c in needed):
+        return []
+    values = frame.select(ROW, *needed).drop_nulls(needed)
+    p99 = pl.col(rule.column).quantile(0.99, "lower")
+    values = values.with_columns((p99.over(rule.by) if rule.by else p99).alias("__p99"))
+    limit = pl.max_horizontal(pl.col("__p99"), pl.lit(rule.floor)) * rule.factor
+    far = values.filter(pl.col(rule.column) > limit)
+
+    def message(rec: dict) -> str:
+        what = rule.what.format(**rec)
+        return (f"{rec[rule.column]:,.10g} is more than {rule.factor:g} times the usual high of {what} "
+                f"({rec['__p99']:,.10g}, its 99th percentile); check the cell for a typo (the value is used as it is).")
+
+    return _listed(far, raw, rule.column, message, level="warning", pass_row=True)
+
+
 def _unknown_ids(child: pl.DataFrame, raw: RawTable, parent: pl.DataFrame | None, parent_label: str, id_col: str, level: str, consequence: str) -> list[Problem]:
     if parent is None or id_col not in child.columns or id_col not in parent.columns:
         return []
@@ -157,6 +230,11 @@ def _unknown_ids(child: pl.DataFrame, raw: RawTable, parent: pl.DataFrame | None
         )
         for rec in unknown.iter_rows(named=True)
     ]
+
+
+def _have(typed: dict[str, pl.DataFrame], table: str, column: str) -> bool:
+    """The table was read and has the column (a missing column is already one error)."""
+    return table in typed and column in typed[table].columns
 
 
 def read_folder(folder: str | Path) -> tuple[dict[str, pl.DataFrame], ValidationReport]:
@@ -199,6 +277,10 @@ def read_folder(folder: str | Path) -> tuple[dict[str, pl.DataFrame], Validation
             report.add(p)
         for p in _duplicates(frame, raw):
             report.add(p)
+        for rule in OUTLIER_RULES:
+            if rule.table == name:
+                for p in _outliers(frame, raw, rule):
+                    report.add(p)
         typed[name] = frame
 
     label = {n: r.label for n, r in raws.items()}
@@ -213,12 +295,12 @@ def read_folder(folder: str | Path) -> tuple[dict[str, pl.DataFrame], Validation
         for p in _unknown_ids(typed["orders"], raws["orders"], typed.get("stores"), label.get("stores", "stores.csv"), "Store_ID", "warning",
                               "its customer counts are used for the store itself but not as a neighbour."):
             report.add(p)
-    if "products" in typed and "sales" in typed:
+    if _have(typed, "products", "Product_ID") and _have(typed, "sales", "Product_ID"):
         unsold = typed["products"].join(typed["sales"].select("Product_ID").unique(), on="Product_ID", how="anti")
         if unsold.height:
             ids = ", ".join(str(i) for i in unsold["Product_ID"].drop_nulls().sort().to_list()[:15])
             report.add(Problem(label["products"], f"{unsold.height} product(s) have no sales rows ({ids}); they are listed but not forecast.", column="Product_ID", level="warning"))
-    if "sales" in typed and "orders" in typed:
+    if _have(typed, "sales", "Store_ID") and _have(typed, "orders", "Store_ID"):
         no_visits = typed["sales"].select("Store_ID").unique().join(typed["orders"].select("Store_ID").unique(), on="Store_ID", how="anti")
         if no_visits.height:
             ids = ", ".join(str(i) for i in no_visits["Store_ID"].drop_nulls().sort().to_list()[:15])
