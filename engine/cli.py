@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 import engine.commands
+from engine.commands._output import print_json
 from engine.data.problems import DataValidationError
 
 

@@ -42,6 +42,15 @@ def test_data_errors_never_print_a_traceback(tmp_path, capsys):
     assert "Traceback" not in err and "the folder does not exist" in err
 
 
+def test_data_errors_with_json_print_the_report_as_json(tmp_path, capsys):
+    """A command that loads bad data with --json prints the validation report as JSON (the CLI's own handler)."""
+    folder = write_folder(tmp_path / "d", products=GOOD["products.csv"].replace(",2,1.89", ",0,1.89"))
+    assert main(["overview", "--data", str(folder), "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is False
+    assert any("LeadTime" in str(e) for e in payload["errors"])
+
+
 def test_sales_trend_per_day_makes_partial_weeks_comparable(tmp_path):
     import datetime as dt
 
