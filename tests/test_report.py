@@ -170,11 +170,16 @@ def test_windows_parse_and_errors_are_one_sentence():
         assert exc.value.args[0].count(". ") == 0 and exc.value.args[0].endswith(".")
 
 
-def test_report_cli_errors_are_one_sentence(demo_dir, tmp_path, capsys):
-    assert main(["report", "--data", str(demo_dir), "--windows", "2018-01", "--out", str(tmp_path / "x.pdf")]) == 2
+def test_report_cli_errors_are_one_sentence(tmp_path, capsys):
+    from tests.helpers import write_folder
+
+    data = write_folder(tmp_path / "data")
+    assert main(["report", "--data", str(data), "--windows", "2018-01", "--out", str(tmp_path / "x.pdf")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the window 2018-01-01..2018-01-31 lies outside the data") and "Traceback" not in err
-    assert not (tmp_path / "x.pdf").exists()
+    assert err.startswith("error: the window 2018-01-01..2018-01-31 lies outside the data (2017-01-02 to 2017-01-04)") and "Traceback" not in err
+    assert main(["report", "--data", str(data), "--products", "3,x", "--windows", "2017-01-02..2017-01-03"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --products must be product ids separated by commas (e.g. 3,12,42), not '3,x'."
+    assert not (tmp_path / "x.pdf").exists() and not Path("report.pdf").exists()
 
 
 def _report(skill_wape=0.2, base_wape=0.25, fill=0.995, ljung=True, coverage=0.8, oil_stable=False, windows=3) -> dict:
@@ -204,3 +209,20 @@ def test_next_steps_follow_the_numbers():
     assert "Only 1 evaluation window" in bad["windows"]
     ko = next_steps(_report(skill_wape=0.3), "ko")
     assert any("기준 모델을 이기지 못합니다" in s["text"] for s in ko)
+
+
+def test_inventory_page_offers_the_report_for_its_store_products_and_period(fresh_data):
+    from streamlit.testing.v1 import AppTest
+
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "4_Inventory.py")
+    at = AppTest.from_file(page, default_timeout=300)
+    at.run()
+    at.multiselect(key="products").set_value([3])
+    at.date_input(key="period").set_value((dt.date(2017, 3, 1), dt.date(2017, 3, 14)))
+    at.selectbox(key="model").set_value(CHEAP)
+    at.run()
+    assert not [b for b in at.get("download_button") if b.label.startswith("Download the pilot report")]  # only after Simulate
+    at.button(key="simulate").click().run()
+    assert not at.exception and not at.error
+    buttons = [b for b in at.get("download_button") if b.label == "Download the pilot report (PDF)"]
+    assert len(buttons) == 1 and buttons[0].proto.deferred_file_id  # the PDF is built when clicked, by pilot_report

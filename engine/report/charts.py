@@ -1,5 +1,6 @@
 """The report's charts: the app's Altair charts, drawn from the report's numbers and rendered to PNG by vl-convert.
 
+- ``profile_chart``: the Explore page's weekday and month profiles, one line per product;
 - ``forecast_chart``: the Forecast page's "actual vs forecast" (lines over the weeks before and the
   evaluated windows, the windows shaded) plus the 80 % band, one row per product;
 - ``inventory_chart``: average inventory value per product and policy (honest / hindsight / bound);
@@ -24,6 +25,31 @@ _REGISTERED: set[str] = set()
 def _frame(rows: list[dict], dates=("date",)) -> pl.DataFrame:
     f = pl.DataFrame(rows, infer_schema_length=None)
     return f.with_columns(pl.col(c).str.to_date() for c in dates if c in f.columns)
+
+
+WEEKDAYS = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "ko": ["월", "화", "수", "목", "금", "토", "일"]}
+MONTHS = {"en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], "ko": [f"{m}월" for m in range(1, 13)]}
+
+
+def profile_chart(report: dict, lang: str):
+    """The Explore page's weekday and month profiles (1.0 = an average day), one line per product."""
+    import altair as alt
+
+    def label(p):
+        return f"{p['product']} {p['name']}"
+
+    week = pl.DataFrame([{"product": label(p), "day": WEEKDAYS[lang][r["weekday"]], "index": r["index"]}
+                         for p in report["patterns"] for r in p["weekday_index"]])
+    month = pl.DataFrame([{"product": label(p), "month": MONTHS[lang][r["month"] - 1], "index": r["index"]}
+                          for p in report["patterns"] for r in p["month_index"]])
+    color = alt.Color("product:N", title=None, legend=alt.Legend(orient="bottom"))
+    left = alt.Chart(week).mark_line(point=True).encode(x=alt.X("day:N", sort=WEEKDAYS[lang], title=None, axis=alt.Axis(labelAngle=0)),
+                                                        y=alt.Y("index:Q", title=t(lang, "ax_index"), scale=alt.Scale(zero=False)),
+                                                        color=color).properties(width=230, height=120, title=t(lang, "weekday_profile"))
+    right = alt.Chart(month).mark_line(point=True).encode(x=alt.X("month:N", sort=MONTHS[lang], title=None, axis=alt.Axis(labelAngle=0)),
+                                                          y=alt.Y("index:Q", title=None, scale=alt.Scale(zero=False)),
+                                                          color=color).properties(width=230, height=120, title=t(lang, "month_profile"))
+    return alt.hconcat(left, right, spacing=18)
 
 
 def forecast_chart(report: dict, lang: str):
@@ -79,14 +105,14 @@ def stock_chart(report: dict, lang: str):
     lines = days.unpivot(index="date", on=["opening", "closing"], variable_name="series", value_name="units").with_columns(pl.col("series").replace(names))
     bars = days.unpivot(index="date", on=["arrivals", "lost"], variable_name="series", value_name="units").with_columns(pl.col("series").replace(names))
     colors = alt.Scale(domain=list(names.values()), range=STOCK_COLORS)
-    return (alt.Chart(bars).mark_bar(opacity=0.6).encode(x=alt.X("date:T", title=None), y=alt.Y("units:Q", title=t(lang, "ax_units")),
+    return (alt.Chart(bars).mark_bar(opacity=0.6).encode(x=alt.X("date:T", title=None, axis=alt.Axis(format="%m-%d", labelAngle=0)), y=alt.Y("units:Q", title=t(lang, "ax_units")),
                                                          xOffset="series:N", color=alt.Color("series:N", scale=colors, title=None))
             + alt.Chart(lines).mark_line(point=True).encode(x="date:T", y="units:Q", color=alt.Color("series:N", scale=colors, title=None))
             ).properties(width=WIDTH - 60, height=150)
 
 
-def to_png(chart, font: str | None = None, font_dir: str | None = None, scale: float = 2.0) -> bytes:
-    """PNG bytes of an Altair chart (vl-convert; ``font``/``font_dir``: the font for every label)."""
+def to_png(chart, font: str | None = None, font_dir: str | None = None, scale: float = 2.0, lang: str = "en") -> bytes:
+    """PNG bytes of an Altair chart (vl-convert; ``font``/``font_dir``: the font for every label; Korean month and weekday names on time axes for ``lang="ko"``)."""
     import vl_convert as vlc
 
     if font_dir and font_dir not in _REGISTERED:
@@ -95,12 +121,13 @@ def to_png(chart, font: str | None = None, font_dir: str | None = None, scale: f
     spec = chart.to_dict()
     if font:
         spec.setdefault("config", {})["font"] = font
+    if lang == "ko":
+        return vlc.vegalite_to_png(vl_spec=spec, scale=scale, time_format_locale="ko-KR")
     return vlc.vegalite_to_png(vl_spec=spec, scale=scale)
 
 
 def all_charts(report: dict, lang: str, font: str | None = None, font_dir: str | None = None) -> dict[str, bytes]:
-    """name -> PNG bytes for the PDF: forecast, inventory, stock."""
-    return {"forecast": to_png(forecast_chart(report, lang), font, font_dir),
-            "inventory": to_png(inventory_chart(report, lang), font, font_dir),
-            "stock": to_png(stock_chart(report, lang), font, font_dir)}
+    """name -> PNG bytes for the PDF: profile, forecast, inventory, stock."""
+    charts = {"profile": profile_chart, "forecast": forecast_chart, "inventory": inventory_chart, "stock": stock_chart}
+    return {name: to_png(make(report, lang), font, font_dir, lang=lang) for name, make in charts.items()}
 

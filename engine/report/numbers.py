@@ -105,7 +105,9 @@ def pattern_section(ds: Dataset, store: int, product: int, start: dt.date, end: 
             "trend_strength": _num(weekly.trend_strength), "weekday_verdict": pat.weekday_verdict,
             "payday": _effect(pat.effects, "Payday"), "holiday": _effect(pat.effects, "Holiday"),
             "holiday_eve": _effect(pat.effects, "Day before a holiday"), "holiday_verdict": pat.holiday_verdict,
-            "oil": _factor(fa, "oil"), "customers": _factor(fa, "customers")}
+            "oil": _factor(fa, "oil"), "customers": _factor(fa, "customers"),
+            "weekday_index": [{"weekday": int(r["weekday"]), "index": _num(r["index"])} for r in pat.weekday.iter_rows(named=True)],
+            "month_index": [{"month": int(r["month"]), "index": _num(r["index"])} for r in pat.monthly.iter_rows(named=True)]}
 
 
 # ---------------------------------------------------------------- 2. forecasting

@@ -17,7 +17,7 @@ from engine.report.text import (fmt_lift, fmt_p, fmt_pct, fmt_qty, fmt_r, fmt_ra
 from engine.report.windows import windows_text
 
 MAX_WARNINGS = 8
-ASCII_SAFE = {"−": "-", "≤": "<=", "≥": ">="}  # Helvetica (WinAnsi) has no glyph for these
+ASCII_SAFE = {"−": "-", "≤": "<=", "≥": ">="}  # Helvetica (WinAnsi) and NanumGothic have no glyph for these
 
 
 def _styles(fonts: ReportFonts):
@@ -44,9 +44,8 @@ class _Writer:
         self.st = _styles(fonts)
 
     def text(self, s: str) -> str:
-        if self.lang == "en":
-            for a, b in ASCII_SAFE.items():
-                s = s.replace(a, b)
+        for a, b in ASCII_SAFE.items():
+            s = s.replace(a, b)
         return escape(s)
 
     def p(self, s: str, style: str = "body"):
@@ -80,7 +79,7 @@ class _Writer:
 
     # ------------------------------------------------------------ pages
 
-    def page1(self, width: float) -> list:
+    def page1(self, width: float, charts: dict) -> list:
         r, lang = self.r, self.lang
         d = r["data"]
         span = f"{r['windows'][0]['start']} – {r['windows'][-1]['end']}"
@@ -110,6 +109,8 @@ class _Writer:
         out.append(self.p(" "))
         for p in pats:
             out.append(self.p(f"{p['product']} {p['name']}: " + " ".join(self._verdicts(p)), "small"))
+        out.append(self.image(charts["profile"], width * 0.9))
+        out.append(self.p(t(lang, "chart_profile", start=pats[0]["start"], end=pats[0]["end"]), "small"))
         return out
 
     def _verdicts(self, p: dict) -> list[str]:
@@ -196,7 +197,7 @@ class _Writer:
         for pol in inv["policies"][:2]:
             labels = "; ".join(f"{x['product']}: {x['safety_label']} ({x['model']})" for x in pol["products"])
             out.append(self.p(f"{names[pol['policy']]} — {labels}", "small"))
-        out.append(self.image(charts["inventory"], width * 0.8))
+        out.append(self.image(charts["inventory"], width * 0.72))
         out.append(self.p(t(lang, "chart_inv"), "small"))
         out.append(self.image(charts["stock"], width * 0.92))
         out.append(self.p(t(lang, "chart_stock", product=inv["stock_chart"]["product"], days=len(inv["stock_chart"]["days"])), "small"))
@@ -243,7 +244,7 @@ def render_pdf(report: dict, charts: dict[str, bytes] | None = None) -> bytes:
 
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=footer)])
     width, height = doc.width, doc.height - 2
-    sections = [w.page1(width), w.page2(width, charts), w.page3(width, charts), w.page4(width)]
+    sections = [w.page1(width, charts), w.page2(width, charts), w.page3(width, charts), w.page4(width)]
     story = []
     for i, flowables in enumerate(sections):
         if i:
