@@ -207,6 +207,8 @@ def test_next_steps_follow_the_numbers():
     assert "only 97.0% (target 99.0%)" in bad["fill_rate"]
     assert "product(s) 3" in bad["residual_pattern"] and "only 50%" in bad["band_coverage"] and "product(s) 3" in bad["oil"]
     assert "Only 1 evaluation window" in bad["windows"]
+    tie = {s["rule"]: s["text"] for s in next_steps(_report(skill_wape=0.252))}
+    assert "about equal (WAPE 25.2% vs 25.0%)" in tie["forecast_skill"]
     ko = next_steps(_report(skill_wape=0.3), "ko")
     assert any("기준 모델을 이기지 못합니다" in s["text"] for s in ko)
 

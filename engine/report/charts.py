@@ -65,7 +65,8 @@ def forecast_chart(report: dict, lang: str):
     lines = _frame(rows)
     band = _frame([{"product": fp["product"], "date": r["date"], "lower": r["lower"], "upper": r["upper"]}
                    for fp in report["forecast"]["products"] for r in fp["series"]])
-    shade = _frame([{"start": w["start"], "end": w["end"]} for w in report["windows"]], dates=("start", "end"))
+    shade = _frame([{"start": w["start"], "end": w["end"]} for w in report["windows"]], dates=("start", "end")).with_columns(
+        pl.col("end") + pl.duration(days=1))  # the shading covers the last day of each window too
     colors = alt.Scale(domain=[t(lang, "s_actual"), t(lang, "s_forecast")], range=["#222222", "#1f77b4"])
     charts = []
     n = len(report["forecast"]["products"])

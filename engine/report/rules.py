@@ -1,7 +1,8 @@
 """Page 4, "what to do next": fixed rules over the report's numbers, each giving one sentence (no language model).
 
 Each rule reads only values that the report's JSON carries, so a reader can check every advice
-against the tables. Thresholds: p < 0.05 for tests and lifts; the 80 % band is called off when it
+against the tables. Thresholds: p < 0.05 for tests and lifts; the chosen models and the baseline are
+"about equal" within 2 % of the baseline's WAPE; the 80 % band is called off when it
 covers less than 70 % or more than 90 % of the test days; fewer than 3 windows is called thin.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from engine.report.text import fmt_pct, fmt_qty, fmt_times, service_level, setting_words, t
 
 ALPHA = 0.05
+TIE = 0.02  # relative WAPE difference to the baseline below which the models and the baseline count as equal
 COVER_LOW, COVER_HIGH = 0.70, 0.90
 MIN_WINDOWS = 3
 
@@ -30,7 +32,7 @@ def next_steps(report: dict, lang: str = "en") -> list[dict]:
         base = next((m for m in fp["models"] if m["model"] == fp["baseline"]), None)
         if skill is None or base is None:
             continue
-        key = "r_skill_good" if skill > 0 else "r_skill_bad"
+        key = "r_skill_good" if skill > TIE else ("r_skill_bad" if skill < -TIE else "r_skill_tie")
         add("forecast_skill", key, product=fp["product"], skill=fmt_pct(skill), wape=fmt_pct(chosen["wape"]), base=fmt_pct(base["wape"]))
     ljung = [fp["product"] for fp in report["forecast"]["products"] if any(x["test"] == "Ljung-Box" and not x["passed"] for x in fp["residual_tests"])]
     if ljung:

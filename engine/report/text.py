@@ -77,7 +77,8 @@ STRINGS = {
                    "data up to that day. Windows: {windows}. In each window every model is trained only on days before it, and the "
                    "model with the lowest forward-chaining validation WAPE (3 folds of 28 days before the window) is chosen. RMSE and "
                    "WAPE pool all test days; MASE is the day-weighted mean of the windows' MASE (below 1 beats the seasonal naive "
-                   "forecast of the training data)."),
+                   "forecast of the training data). The ensemble (mean of the 2–3 best) exists only in windows where it won validation, "
+                   "so it is listed only when it ran in every window; the bold row pools each window's chosen model."),
         "fc_cols": ["product", "model", "kind", "RMSE", "WAPE", "MASE", "valid. WAPE", "chosen in"],
         "kind_baseline": "baseline", "kind_candidate": "candidate", "kind_chosen": "chosen",
         "chosen_row": "chosen by validation",
@@ -109,6 +110,8 @@ STRINGS = {
         "r_skill_good": "Product {product}: the chosen models beat the weekday-mean baseline by {skill} (WAPE {wape} vs {base}); keep choosing by validation.",
         "r_skill_bad": ("Product {product}: the chosen models do not beat the weekday-mean baseline (WAPE {wape} vs {base}); order with the "
                         "baseline for this product until a model beats it on more windows."),
+        "r_skill_tie": ("Product {product}: the chosen models and the weekday-mean baseline are about equal (WAPE {wape} vs {base}); "
+                        "the simpler baseline is enough until a model wins by more than 2% of its WAPE."),
         "r_ljung": "Forecast errors of product(s) {products} still carry a pattern (Ljung-Box p < 0.05): add lag or calendar columns before the next pilot.",
         "r_shapiro": "Forecast errors of product(s) {products} are not normal (Shapiro-Wilk p < 0.05): keep the empirical-quantile safety stock, not z × standard deviation.",
         "r_cover_low": ("The 80% band covered only {cov} of test days for product {product}: the errors before the windows understate "
@@ -149,7 +152,8 @@ STRINGS = {
         "h2": "2. 수요 예측",
         "target": ("예측 대상: 주문일로부터 리드타임(LeadTime {lead})일 후의 판매량, 주문일 22시에 그날까지의 데이터로 예측. 평가 창: {windows}. "
                    "각 창에서 모든 모델은 창 이전의 날로만 학습하고, 창 직전 전진 검증(28일 3개 구간)의 WAPE가 가장 낮은 모델을 선택합니다. "
-                   "RMSE와 WAPE는 모든 평가일을 합쳐 계산하고, MASE는 창별 MASE의 일수 가중 평균입니다(1 미만이면 계절 나이브보다 우수)."),
+                   "RMSE와 WAPE는 모든 평가일을 합쳐 계산하고, MASE는 창별 MASE의 일수 가중 평균입니다(1 미만이면 계절 나이브보다 우수). "
+                   "앙상블(상위 2–3개 모델의 평균)은 검증에서 이긴 창에만 있으므로 모든 창에 있을 때만 표에 나오며, 굵은 행은 창별로 선택된 모델을 합친 결과입니다."),
         "fc_cols": ["상품", "모델", "종류", "RMSE", "WAPE", "MASE", "검증 WAPE", "선택 횟수"],
         "kind_baseline": "기준", "kind_candidate": "후보", "kind_chosen": "선택",
         "chosen_row": "검증으로 선택",
@@ -176,6 +180,7 @@ STRINGS = {
         "s_opening": "시작 재고", "s_closing": "마감 재고", "s_arrivals": "입고", "s_lost": "판매 손실",
         "r_skill_good": "상품 {product}: 선택된 모델이 요일 평균 기준 모델보다 {skill} 좋습니다(WAPE {wape} 대 {base}); 검증으로 모델을 고르는 방식을 유지하세요.",
         "r_skill_bad": "상품 {product}: 선택된 모델이 요일 평균 기준 모델을 이기지 못합니다(WAPE {wape} 대 {base}); 더 많은 창에서 이기는 모델이 나올 때까지 기준 모델로 주문하세요.",
+        "r_skill_tie": "상품 {product}: 선택된 모델과 요일 평균 기준 모델이 거의 같습니다(WAPE {wape} 대 {base}); 모델이 WAPE를 2% 넘게 줄이기 전까지는 더 단순한 기준 모델로 충분합니다.",
         "r_ljung": "상품 {products}의 예측 오차에 아직 패턴이 남아 있습니다(Ljung-Box p < 0.05): 다음 파일럿 전에 시차 또는 달력 변수를 추가하세요.",
         "r_shapiro": "상품 {products}의 예측 오차는 정규분포가 아닙니다(Shapiro-Wilk p < 0.05): z × 표준편차가 아닌 경험적 분위수 안전재고를 유지하세요.",
         "r_cover_low": "상품 {product}의 80% 구간이 평가일의 {cov}만 포함했습니다: 창 이전의 오차가 창 안의 오차를 과소평가하므로 더 최근 날로 안전재고를 다시 맞추세요.",
