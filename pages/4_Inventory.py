@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.forecasting import CHEAP_MODELS
 from engine.inventory import compare_policies, evaluate_policy
+from engine.report.pilot import pilot_report
 from ui_common import APP_TITLE, pick_products, pick_store, product_label, require_dataset
 
 st.set_page_config(page_title=f"Inventory · {APP_TITLE}", layout="wide")
@@ -119,3 +120,11 @@ fixed = float(spec) if POLICIES[policy] == "fixed" else 1_000.0
 st.caption(f"Totals over the chosen products. Fixed = {fixed:,.0f} units per product. The hindsight minimum uses the period's real demand "
            "(the future); the service levels use only forecast errors from before the period.")
 st.dataframe(_compare(*args, fixed, form, int(pack_size), model), width="stretch", hide_index=True, column_config=NUMBERS)
+
+st.subheader("Pilot report")
+st.caption("The 4-page PDF for the data-team lead (data and patterns, forecasts against baselines, this inventory against the bound, "
+           "what to do next) for the chosen store, products and period; it takes a minute the first time.")
+st.download_button("Download the pilot report (PDF)", key="report_pdf", mime="application/pdf", on_click="ignore",
+                   file_name=f"pilot_report_store{store}_{start}_{end}.pdf",
+                   data=lambda: pilot_report(ds, store, list(products), [(start, end)], inventory_model=model,
+                                             safety_stock=spec if spec.startswith("service-level") else "service-level:0.99")[1])
