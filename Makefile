@@ -39,6 +39,9 @@ browser:
 	@# a Korean font, so Hangul in the pages (and the browser tests' screenshots) is drawn, not boxes
 	@test -n "$$(fc-list :lang=ko 2>/dev/null)" || { echo "Installing a Korean font (fonts-nanum)..."; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum) >/dev/null; }
+	@# poppler's pdfinfo/pdftotext/pdffonts/pdftoppm check the pilot report's PDF as a reader would
+	@command -v pdftotext >/dev/null || { echo "Installing poppler-utils for the report tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils) >/dev/null; }
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
