@@ -3,6 +3,7 @@
 import hashlib
 import json
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,13 @@ def test_an_upload_into_a_read_only_data_folder_is_one_sentence_and_changes_noth
         "make it writable or set KMART_DATA to a data folder in a writable place."
     ]
     assert _digest(read_only_data) == before and sorted(p.name for p in read_only_data.parent.iterdir()) == ["current"]
+
+
+def test_default_data_folder_is_data_current_of_the_project(monkeypatch):
+    """Without KMART_DATA the app reads <project>/data/current (the folder `make run` writes the demo to)."""
+    from engine.data.storage import data_dir
+
+    monkeypatch.delenv("KMART_DATA", raising=False)
+    project = Path(__file__).resolve().parent.parent
+    assert (project / "Home.py").is_file()
+    assert data_dir() == (project / "data" / "current").resolve()

@@ -25,7 +25,7 @@ from engine.data.dataset import read_dataset
 from engine.data.problems import Problem, ValidationReport
 from engine.data.schema import FILE_SUFFIXES, TABLES
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder with Home.py (this file is engine/data/storage.py)
 
 
 def data_dir() -> Path:
