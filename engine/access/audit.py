@@ -13,13 +13,14 @@ import os
 from pathlib import Path
 
 from engine.access.roles import User
-from engine.data.storage import state_dir
+from engine.data.storage import data_dir
 
 AUDIT_FILE = "audit.jsonl"
 
 
 def audit_path(data: Path | str | None = None) -> Path:
-    return state_dir(Path(data) if data else None) / AUDIT_FILE
+    """``<state>/audit.jsonl`` for the data folder (reading it creates nothing)."""
+    return (Path(data) if data else data_dir()).parent / "state" / AUDIT_FILE
 
 
 def now() -> str:
@@ -31,6 +32,7 @@ def record(user: User, action: str, data: Path | str | None = None, **details) -
     entry = {"at": now(), "by": user.email, "role": user.role, "local": user.local, "action": action, **details}
     line = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
     path = audit_path(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
