@@ -91,9 +91,9 @@ def test_roles_path_beside_the_state_folder_then_the_project_root(tmp_path, monk
     monkeypatch.delenv("KMART_ROLES", raising=False)
     data = tmp_path / "data" / "current"
     data.mkdir(parents=True)
-    from engine.data.storage import PROJECT_ROOT
+    from engine.access.roles import PROJECT_ROOT
 
-    assert roles_path(data) == PROJECT_ROOT / "roles.toml"
+    assert (PROJECT_ROOT / "Home.py").exists() and roles_path(data) == PROJECT_ROOT / "roles.toml"
     (tmp_path / "data" / "roles.toml").write_text("")
     assert roles_path(data) == tmp_path / "data" / "roles.toml"
     assert load_roles(tmp_path / "missing.toml").users == {}  # a missing file: nobody has a role
@@ -271,3 +271,29 @@ def test_batch_by_the_data_team_runs_and_is_signed(demo_dir, tmp_path):
     assert summary["series_ok"] == 1
     (entry,) = read_audit(data)
     assert (entry["by"], entry["role"], entry["action"], entry["series_ok"], entry["stores"]) == (DATA.email, "data", "run_batch", 1, [44])
+
+
+def test_the_example_files_are_valid():
+    import tomllib
+
+    from engine.access.roles import PROJECT_ROOT
+
+    roles = load_roles(PROJECT_ROOT / ".streamlit" / "roles.toml.example")
+    assert roles.user_for("ana.buyer@kmart.example").stores == (44,)
+    assert roles.user_for("someone@kmart.example").role == "executive"
+    assert roles.user_for("x@partner.example", groups=["kmart-data-team"]).role == "data"
+    auth = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml.example").read_text())["auth"]
+    assert {"redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url"} <= set(auth)
+    assert auth["redirect_uri"].endswith("/oauth2callback")
+
+
+def test_rebuild_index_by_the_data_team_is_forced_and_signed(tmp_path, monkeypatch):
+    import engine.access.index as guarded_index
+
+    calls = []
+    monkeypatch.setattr(guarded_index, "ensure_index", lambda folder, ds, progress=None, force=False: calls.append((folder, force)) or {"documents": 5})
+    data = write_folder(tmp_path / "data" / "current")
+    assert guarded_index.rebuild_index(DATA, data) == {"documents": 5}
+    assert calls == [(data, True)]
+    (entry,) = read_audit(data)
+    assert (entry["by"], entry["role"], entry["action"], entry["documents"]) == (DATA.email, "data", "rebuild_index", 5)

@@ -32,9 +32,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.data.storage import PROJECT_ROOT, data_dir
+from engine.data.storage import data_dir
 
 ROLES_FILE = "roles.toml"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder with Home.py
 ROLES = {
     "buyer": "confirms orders and records stock counts and receipts for their own stores, and reads everything",
     "data": "uploads data, rebuilds the Ask index and runs the nightly batch, and reads orders of every store without changing them",
