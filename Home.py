@@ -6,7 +6,7 @@ import streamlit as st
 from engine.batch.summary import last_batch_line, read_summary
 from engine.analysis.overview import overview, sales_trend, top_products, top_stores
 from engine.access.guard import allowed
-from engine.access.uploads import replace_data
+from engine.access.uploads import replace_data, uploads
 from engine.data.storage import data_dir, list_backups
 from ui_common import APP_TITLE, current_user, load_current, show_errors
 
@@ -78,7 +78,9 @@ else:
                 st.warning("Nothing was changed: the current data is still in use.")
         backups = list_backups()
         if backups:
-            st.caption(f"{len(backups)} backup(s) kept, newest: {backups[0].name}")
+            signed = uploads()
+            st.caption(f"{len(backups)} backup(s) kept, newest: {backups[0].name}"
+                       + (f"; last upload by {signed[0]['uploaded_by']} at {signed[0]['uploaded_at'].replace('T', ' ')[:16]} UTC" if signed else ""))
 
 if ds is not None:
     st.caption(f"Every number above is reproducible with `python -m engine overview --start {start} --end {end} --json`.")

@@ -117,3 +117,21 @@ def test_executive_sees_the_sheet_but_no_confirm(data):
 def test_only_the_data_team_sees_run_batch(data, email, may_run):
     at = _run("pages/6_Nightly_batch.py", email)
     assert bool([b for b in at.button if b.key == "run_batch"]) is may_run
+
+
+def test_an_upload_by_the_data_team_is_signed_in_the_backup(tmp_path, monkeypatch):
+    import json
+
+    from tests.helpers import GOOD, write_folder
+
+    folder = write_folder(tmp_path / "data" / "current")
+    (folder.parent / "roles.toml").write_text(ROLES_TOML)
+    monkeypatch.setenv("KMART_DATA", str(folder))
+    at = _run("Home.py", "dora@kmart.example")
+    at.file_uploader(key="upload").set_value([(name, text.encode(), "text/csv") for name, text in GOOD.items()]).run()
+    at.button(key="replace").click().run()
+    assert not at.exception and not at.error
+    (backup,) = (tmp_path / "data" / "backups").iterdir()
+    signed = json.loads((backup / "uploaded_by.json").read_text())
+    assert signed["uploaded_by"] == "dora@kmart.example" and signed["role"] == "data"
+    assert f"last upload by dora@kmart.example at {signed['uploaded_at'].replace('T', ' ')[:16]} UTC" in _captions(at)
