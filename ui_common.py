@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.access.guard import refusal
-from engine.access.roles import User, load_roles, local_user
+from engine.access.roles import User, local_user, signed_in_user
 from engine.data.dataset import Dataset, read_dataset
 from engine.data.problems import ValidationReport
 from engine.data.storage import data_dir, recover_interrupted_replace, state_stamp
@@ -47,12 +47,10 @@ def current_user() -> User:
                       on_click=st.login, args=(provider,) if provider else ())
         st.stop()
     try:
-        roles = load_roles()
-    except ValueError as exc:
+        user = signed_in_user(st.user.to_dict())
+    except ValueError as exc:  # a broken roles file: one sentence naming it
         st.error(str(exc))
         st.stop()
-    claims = st.user.to_dict()
-    user = roles.user_for(claims.get("email"), claims.get("name"), claims.get(roles.groups_claim) or ())
     if user.role is None:
         st.error(refusal(user, "read"))
         st.button("Sign out", key="logout", on_click=st.logout)

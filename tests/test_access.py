@@ -297,3 +297,15 @@ def test_rebuild_index_by_the_data_team_is_forced_and_signed(tmp_path, monkeypat
     assert calls == [(data, True)]
     (entry,) = read_audit(data)
     assert (entry["by"], entry["role"], entry["action"], entry["documents"]) == (DATA.email, "data", "rebuild_index", 5)
+
+
+def test_signed_in_claims_map_to_a_user_and_an_unverified_email_gets_no_role(roles_file):
+    from engine.access.roles import signed_in_user
+
+    ana = signed_in_user({"email": "ana@kmart.example", "name": "Ana", "email_verified": True, "is_logged_in": True})
+    assert (ana.role, ana.stores, ana.name) == ("buyer", (44,), "Ana")
+    assert signed_in_user({"email": "x@partner.example", "groups": ["kmart-data-team"]}).role == "data"
+    forged = signed_in_user({"email": "ana@kmart.example", "email_verified": False})
+    assert forged.role is None and not allowed(forged, "read")
+    assert refusal(forged, "confirm", 44) == ("ana@kmart.example may not confirm orders for store 44: the identity provider says this "
+                                              "e-mail address is not verified; verify it with the provider, then sign in again.")

@@ -38,6 +38,9 @@ def refusal(user: User | None, action: str, store: int | None = None) -> str | N
     what = ACTIONS[action] + (f" for store {int(store)}" if store is not None and action in STORE_ACTIONS else "")
     if user is None:
         return f"Nobody is signed in, so nobody may {what}: sign in first."
+    if user.unverified:
+        return (f"{user.email} may not {what}: the identity provider says this e-mail address is not verified; "
+                f"verify it with the provider, then sign in again.")
     if user.role is None:
         return (f"{user.label} may not {what}: this account is not in the roles file, "
                 f"so it has no role; ask an admin to add it to roles.toml (docs/auth.md).")

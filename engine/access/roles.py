@@ -55,6 +55,7 @@ class User:
     stores: tuple[int, ...] | None = None
     groups: tuple[str, ...] = ()
     local: bool = False
+    unverified: bool = False  # the provider said email_verified = false: no role, whatever the roles file says
 
     @property
     def label(self) -> str:
@@ -97,6 +98,18 @@ class Roles:
             entry = self.domains.get("@" + key.rsplit("@", 1)[1])
         role, stores = entry if entry else (None, ())
         return User(email=email or "(no e-mail)", role=role, name=(name or "").strip(), stores=stores, groups=groups)
+
+
+def signed_in_user(claims: dict, roles: Roles | None = None) -> User:
+    """The ``User`` for the claims of a signed-in identity (``st.user``): e-mail, name and groups looked up in the roles file.
+
+    An e-mail the provider marks unverified (``email_verified`` false) gets no role: anyone could type it.
+    """
+    roles = roles if roles is not None else load_roles()
+    user = roles.user_for(claims.get("email"), claims.get("name"), claims.get(roles.groups_claim) or ())
+    if claims.get("email_verified") is False or str(claims.get("email_verified")).lower() == "false":
+        return User(email=user.email, role=None, name=user.name, stores=(), groups=user.groups, unverified=True)
+    return user
 
 
 def roles_path(data: Path | str | None = None) -> Path:
