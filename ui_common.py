@@ -61,9 +61,9 @@ def current_user() -> User:
 def show_user(user: User) -> None:
     """The sidebar's line about who is signed in (with Sign out), or the local-mode banner."""
     if user.local:
-        st.sidebar.caption(":orange-badge[Single-user local mode] No sign-in: whoever opens this address may change everything, "
-                           f"and changes are signed {user.email}. To turn sign-in on, add an `[auth]` section to "
-                           "`.streamlit/secrets.toml` and a `roles.toml` (see docs/auth.md).")
+        st.sidebar.info("**Single-user local mode**: no sign-in, so whoever opens this address may change everything; "
+                        f"changes are signed {user.email}. To turn sign-in on, add an `[auth]` section to "
+                        "`.streamlit/secrets.toml` and a `roles.toml` (see docs/auth.md).", icon="🔓")
         return
     stores = "" if user.stores is None else f" · store{'s' if len(user.stores) > 1 else ''} {', '.join(map(str, user.stores))}"
     st.sidebar.caption(f"Signed in as **{user.name or user.email}** ({user.email}) · {user.role}{stores}")

@@ -58,7 +58,7 @@ def _captions(at) -> str:
 
 def test_without_auth_the_app_is_in_labelled_local_mode(data):
     at = _run("Home.py", auth=False)
-    banner = "\n".join(c.value for c in at.sidebar.caption)
+    banner = "\n".join(i.value for i in at.sidebar.info)
     assert "Single-user local mode" in banner and "[auth]" in banner and "docs/auth.md" in banner
     assert at.metric and at.file_uploader(key="upload") is not None  # everything as before, upload included
     assert not [b for b in at.button if b.key == "logout"]
