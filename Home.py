@@ -5,8 +5,10 @@ import streamlit as st
 
 from engine.batch.summary import last_batch_line, read_summary
 from engine.analysis.overview import overview, sales_trend, top_products, top_stores
-from engine.data.storage import data_dir, list_backups, replace_dataset, state_location
-from ui_common import APP_TITLE, compact, load_current, show_errors
+from engine.access.guard import allowed
+from engine.access.uploads import replace_data, uploads
+from engine.data.storage import data_dir, list_backups, state_location
+from ui_common import APP_TITLE, compact, current_user, load_current, show_errors
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🛒", layout="wide")
 st.title(APP_TITLE)
@@ -59,22 +61,28 @@ if ds is not None:
             for w in ds.warnings:
                 st.markdown(f"- {w}")
 
-with st.expander("Upload new data (all five tables)"):
-    st.write("Upload sales, products, stores, orders and oil_price as CSV or Parquet. They are checked first; "
-             "the current data is replaced only if every check passes, and it is kept as a backup.")
-    files = st.file_uploader("Tables", type=["csv", "parquet", "txt", "tsv"], accept_multiple_files=True, key="upload")
-    if st.button("Check and use these files", disabled=not files, key="replace"):
-        result = replace_dataset({f.name: f.getvalue() for f in files})
-        if result.ok:
-            st.cache_resource.clear()
-            st.success(f"New data is in use; the previous data was kept in {result.summary.get('backup', 'backups/')}.")
-            st.rerun()
-        else:
-            show_errors(result)
-            st.warning("Nothing was changed: the current data is still in use.")
-    backups = list_backups()
-    if backups:
-        st.caption(f"{len(backups)} backup(s) kept, newest: {backups[0].name}")
+user = current_user()
+if not allowed(user, "upload"):
+    st.caption(f"Uploading new data is for the data team; {user.email} is signed in as {user.role}.")
+else:
+    with st.expander("Upload new data (all five tables)"):
+        st.write("Upload sales, products, stores, orders and oil_price as CSV or Parquet. They are checked first; "
+                 "the current data is replaced only if every check passes, and it is kept as a backup.")
+        files = st.file_uploader("Tables", type=["csv", "parquet", "txt", "tsv"], accept_multiple_files=True, key="upload")
+        if st.button("Check and use these files", disabled=not files, key="replace"):
+            result = replace_data(user, {f.name: f.getvalue() for f in files})
+            if result.ok:
+                st.cache_resource.clear()
+                st.success(f"New data is in use; the previous data was kept in {result.summary.get('backup', 'backups/')}.")
+                st.rerun()
+            else:
+                show_errors(result)
+                st.warning("Nothing was changed: the current data is still in use.")
+        backups = list_backups()
+        if backups:
+            signed = uploads()
+            st.caption(f"{len(backups)} backup(s) kept, newest: {backups[0].name}"
+                       + (f"; last upload by {signed[0]['uploaded_by']} at {signed[0]['uploaded_at'].replace('T', ' ')[:16]} UTC" if signed else ""))
 
 if ds is not None:
     st.caption(f"Every number above is reproducible with `python -m engine overview --start {start} --end {end} --json`.")

@@ -1,6 +1,6 @@
-"""Streamlit glue shared by the pages: cached data loading, pickers, error display.
+"""Streamlit glue shared by the pages: sign-in, cached data loading, pickers, error display.
 
-Only UI code lives here; every number comes from ``engine``.
+Only UI code lives here; every number comes from ``engine`` and every permission from ``engine.access``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine.access.guard import refusal
+from engine.access.roles import User, local_user, signed_in_user
 from engine.data.dataset import Dataset, read_dataset
 from engine.data.problems import ValidationReport
 from engine.data.storage import data_dir, recover_interrupted_replace, state_stamp
@@ -21,7 +23,55 @@ def _load(folder: str, stamp: str) -> tuple[Dataset | None, ValidationReport]:
     return read_dataset(folder)
 
 
+def auth_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section: sign-in is on."""
+    try:
+        return bool(st.secrets.get("auth"))
+    except FileNotFoundError:  # no secrets file at all (StreamlitSecretNotFoundError)
+        return False
+
+
+def current_user() -> User:
+    """Who is using the app: the signed-in user with their role, or the local-mode user when sign-in is off.
+
+    With sign-in on, someone not signed in sees the sign-in button and the page stops; a signed-in
+    account that the roles file does not list (or a broken roles file) gets one sentence and a stop.
+    """
+    if not auth_configured():
+        return local_user()
+    if not st.user.is_logged_in:
+        st.info("Sign in to use the K-Mart dashboard.", icon="🔒")
+        providers = [k for k, v in st.secrets["auth"].items() if hasattr(v, "items")] if not st.secrets["auth"].get("client_id") else []
+        for provider in providers or [None]:
+            st.button(f"Sign in with {provider}" if provider else "Sign in", key=f"login-{provider}", type="primary",
+                      on_click=st.login, args=(provider,) if provider else ())
+        st.stop()
+    try:
+        user = signed_in_user(st.user.to_dict())
+    except ValueError as exc:  # a broken roles file: one sentence naming it
+        st.error(str(exc))
+        st.stop()
+    if user.role is None:
+        st.error(refusal(user, "read"))
+        st.button("Sign out", key="logout", on_click=st.logout)
+        st.stop()
+    return user
+
+
+def show_user(user: User) -> None:
+    """The sidebar's line about who is signed in (with Sign out), or the local-mode banner."""
+    if user.local:
+        st.sidebar.info("**Single-user local mode**: no sign-in, so whoever opens this address may change everything; "
+                        f"changes are signed {user.email}. To turn sign-in on, add an `[auth]` section to "
+                        "`.streamlit/secrets.toml` and a `roles.toml` (see docs/auth.md).", icon="🔓")
+        return
+    stores = "" if user.stores is None else f" · store{'s' if len(user.stores) > 1 else ''} {', '.join(map(str, user.stores))}"
+    st.sidebar.caption(f"Signed in as **{user.name or user.email}** ({user.email}) · {user.role}{stores}")
+    st.sidebar.button("Sign out", key="logout", on_click=st.logout)
+
+
 def load_current() -> tuple[Dataset | None, ValidationReport]:
+    show_user(current_user())  # every page loads the data through here: nobody reaches it without a role
     folder = data_dir()
     recover_interrupted_replace(folder)
     return _load(str(folder), state_stamp(folder, include_state=False))

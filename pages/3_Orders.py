@@ -7,13 +7,15 @@ import uuid
 import polars as pl
 import streamlit as st
 
+from engine.access.guard import allowed, refusal
+from engine.access.orders import confirm_orders
 from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
 from engine.ordering.ledger import OrderLedger, default_ledger_path
-from engine.ordering.confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
+from engine.ordering.confirmation import (CHANGE_LIMIT, confirmation_lines, confirmation_problems,
                                        confirmation_token, product_names, sheet_table)
 from engine.ordering.sheet import order_sheet
-from ui_common import APP_TITLE, pick_store, require_dataset, store_label
+from ui_common import APP_TITLE, current_user, pick_store, require_dataset, store_label
 
 MODEL_CHOICES = ["auto", *CHEAP_MODELS]
 
@@ -120,18 +122,22 @@ problems = confirmation_problems(sheet, final, reasons, names)
 session = st.session_state.setdefault("orders_session", uuid.uuid4().hex)
 token = None if problems else confirmation_token(session, sheet, confirmation_lines(sheet, final, reasons, names))
 left, right = st.columns([1, 3])
-if left.button("Confirm order", type="primary", key="confirm", width="stretch"):
+user = current_user()
+may_confirm = allowed(user, "confirm", store)
+if not may_confirm:
+    left.caption(refusal(user, "confirm", store))
+elif left.button("Confirm order", type="primary", key="confirm", width="stretch"):
     if problems:
         for sentence in problems:
             st.error(sentence)
     else:
         try:
-            done = confirm_sheet(sheet, final, reasons, client_token=token, ledger=ledger, names=names)
+            done = confirm_orders(user, sheet, final, reasons, client_token=token, ledger=ledger, names=names)
         except ValueError as exc:
             st.error(str(exc))
         else:
             st.session_state[f"confirmed-{editor_key}"] = (token, done.message)
-elif problems:
+elif problems and may_confirm:
     right.warning(problems[0] if len(problems) == 1 else f"{len(problems)} lines need attention before Confirm. " + problems[0])
 confirmed = st.session_state.get(f"confirmed-{editor_key}")
 if confirmed and confirmed[0] == token:

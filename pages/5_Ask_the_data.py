@@ -8,9 +8,10 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from ui_common import APP_TITLE, require_dataset
+from ui_common import APP_TITLE, current_user, require_dataset
+from engine.access.guard import allowed
 from engine.ask.models import DEFAULT_LOCAL_MODEL, MODELS
-from engine.ask.answer import ensure_index
+from engine.access.index import rebuild_index
 from engine.ask.answer import Answer, ask_stream
 
 st.set_page_config(page_title=f"Ask the data · {APP_TITLE}", layout="wide")
@@ -51,7 +52,7 @@ elif kind == "openai":
 # ---------------------------------------------------------------- sidebar: index
 st.sidebar.subheader("Document index")
 status_box = st.sidebar.empty()
-if st.sidebar.button("Rebuild index", key="rebuild", help="Builds the documents from the data, forecasts and orders again "
+if allowed(current_user(), "rebuild_index") and st.sidebar.button("Rebuild index", key="rebuild", help="Builds the documents from the data, forecasts and orders again "
                                                            "and updates only what changed."):
     bar = st.sidebar.progress(0.0, text="Building documents…")
 
@@ -59,7 +60,7 @@ if st.sidebar.button("Rebuild index", key="rebuild", help="Builds the documents 
         bar.progress(min(done / total, 1.0) if total else 0.0, text=message)
 
     try:
-        ensure_index(folder, ds, progress=progress, force=True)
+        rebuild_index(current_user(), folder, ds, progress=progress)
         bar.progress(1.0, text="Index up to date")
     except (ValueError, OSError, RuntimeError) as exc:
         bar.empty()

@@ -6,11 +6,12 @@ import os
 
 import streamlit as st
 
-from engine.batch.runner import run_batch
+from engine.access.batch import run_batch
+from engine.access.guard import allowed
 from engine.batch.summary import last_batch
 from engine.forecasting import CHEAP_MODELS
 from engine.data.storage import data_dir
-from ui_common import APP_TITLE, pick_products, require_dataset, store_label
+from ui_common import APP_TITLE, current_user, pick_products, require_dataset, store_label
 
 st.set_page_config(page_title=f"Nightly batch · {APP_TITLE}", layout="wide")
 st.title("Nightly batch")
@@ -20,15 +21,18 @@ st.caption("Every night the batch refits (or reloads) the forecasting models of 
 
 ds = require_dataset()
 
-with st.sidebar:
-    st.subheader("Run batch now")
-    stores = st.multiselect("Stores", ds.store_ids, default=[s for s in (44,) if s in ds.store_ids], key="run_stores",
-                            format_func=lambda i: store_label(ds, i))
-    products = pick_products(ds, key="run_products", default=(3,), where=st)
-    models = st.multiselect("Models", list(CHEAP_MODELS), default=["weekday_mean4", "gboost"], key="run_models")
-    workers = st.number_input("Worker processes", min_value=0, max_value=max(2, os.cpu_count() or 2), value=2, step=1, key="run_workers",
-                              help="A local Dask cluster with this many processes (one thread each); 0 runs in the app's own process.")
-    run = st.button("Run batch now", type="primary", key="run_batch", disabled=not (stores and products and models))
+user = current_user()
+run = False
+if allowed(user, "run_batch"):  # the data team and admins
+    with st.sidebar:
+        st.subheader("Run batch now")
+        stores = st.multiselect("Stores", ds.store_ids, default=[s for s in (44,) if s in ds.store_ids], key="run_stores",
+                                format_func=lambda i: store_label(ds, i))
+        products = pick_products(ds, key="run_products", default=(3,), where=st)
+        models = st.multiselect("Models", list(CHEAP_MODELS), default=["weekday_mean4", "gboost"], key="run_models")
+        workers = st.number_input("Worker processes", min_value=0, max_value=max(2, os.cpu_count() or 2), value=2, step=1, key="run_workers",
+                                  help="A local Dask cluster with this many processes (one thread each); 0 runs in the app's own process.")
+        run = st.button("Run batch now", type="primary", key="run_batch", disabled=not (stores and products and models))
 
 if run:
     bar = st.progress(0.0, text="Starting the batch…")
@@ -37,7 +41,7 @@ if run:
         bar.progress(done / total if total else 1.0, text=f"{done}/{total} series done, {failed} failed")
 
     try:
-        summary = run_batch(data_dir(), stores=stores, products=products, models=",".join(models), workers=int(workers), progress=progress, ds=ds)
+        summary = run_batch(user, data_dir(), stores=stores, products=products, models=",".join(models), workers=int(workers), progress=progress, ds=ds)
     except ValueError as exc:
         st.error(str(exc.args[0] if exc.args else exc))
     else:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from engine.batch.runner import run_batch
+from engine.access.batch import run_batch
+from engine.access.roles import cli_user
 from engine.commands._output import print_json
 
 
@@ -48,7 +49,7 @@ def _batch(args) -> int:
 
     bar = ProgressBar()
     try:
-        summary = run_batch(args.data, stores=args.stores, products=args.products, models=args.models, date=args.date,
+        summary = run_batch(cli_user(args.by), args.data, stores=args.stores, products=args.products, models=args.models, date=args.date,
                             scheduler=args.scheduler, workers=args.workers, out=args.out, safety_stock=args.safety_stock,
                             models_dir=args.models_dir, progress=None if args.quiet else bar)
     finally:
@@ -75,5 +76,6 @@ def register(sub) -> None:
     p.add_argument("--safety-stock", default="service-level:0.99", help="safety stock rule passed to the ordering engine")
     p.add_argument("--models-dir", default=None, help="where fitted models are saved (default: <state>/models)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--by", default=None, help="who runs it, written to <state>/audit.jsonl (default: the OS user)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_batch)

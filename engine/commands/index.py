@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from engine.access.audit import record
+from engine.access.roles import cli_user
 from engine.ask.index import update_index
 from engine.commands._output import print_json
 from engine.data.storage import data_dir
@@ -34,6 +36,7 @@ def progress_bar(stream=None, width: int = 30):
 def _index(args) -> int:
 
     result = update_index(args.data or data_dir(), progress=None if args.quiet else progress_bar())
+    record(cli_user(args.by), "rebuild_index", args.data or data_dir(), documents=result["documents"])
     if args.json:
         print_json(result)
         return 0
@@ -51,4 +54,5 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, help="data folder (default: $KMART_DATA or data/current)")
     p.add_argument("--json", action="store_true", help="print the counts and index status as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--by", default=None, help="who rebuilds it, written to <state>/audit.jsonl (default: the OS user)")
     p.set_defaults(func=_index)

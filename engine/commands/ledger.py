@@ -11,6 +11,7 @@ from engine.data.dataset import load_dataset
 from engine.ordering.confirmation import confirm_sheet
 from engine.ordering.sheet import order_sheet
 from engine.data.storage import data_dir
+from engine.access.roles import os_user
 
 
 def _date(text: str) -> dt.date:
@@ -74,7 +75,7 @@ def _confirm(args) -> int:
     closing = _pairs(args.closing, "--closing")
     sheet = order_sheet(ds, args.store, date, closing_stock=closing or None, safety_stock=args.safety_stock, model=args.model)
     ledger = OrderLedger(args.ledger or default_ledger_path(ds.folder))
-    result = confirm_sheet(sheet, dict(zip(products, finals)), reasons, client_token=args.token, confirmed_by=args.by, ledger=ledger)
+    result = confirm_sheet(sheet, dict(zip(products, finals)), reasons, client_token=args.token, confirmed_by=args.by or os_user(), ledger=ledger)
     if args.json:
         print_json(result.to_dict())
     else:
@@ -106,7 +107,7 @@ def register(sub) -> None:
     c.add_argument("--closing", action="append", metavar="PRODUCT=UNITS", help="counted closing stock (the real count wins; repeatable)")
     c.add_argument("--safety-stock", default="service-level:0.99", help="safety stock method, as for `orders`")
     c.add_argument("--model", default="auto")
-    c.add_argument("--by", default=None, help="who confirms (stored with the version)")
+    c.add_argument("--by", default=None, help="who confirms, stored with the version (default: the OS user)")
     c.add_argument("--token", default=None, help="client token: the same token twice is one confirmation (default: a new one)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_confirm)
