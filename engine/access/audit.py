@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 
 from engine.access.roles import User
-from engine.data.storage import data_dir
+from engine.data.storage import state_location
 
 AUDIT_FILE = "audit.jsonl"
 
 
 def audit_path(data: Path | str | None = None) -> Path:
     """``<state>/audit.jsonl`` for the data folder (reading it creates nothing)."""
-    return (Path(data) if data else data_dir()).parent / "state" / AUDIT_FILE
+    return state_location(data).path / AUDIT_FILE
 
 
 def now() -> str:
