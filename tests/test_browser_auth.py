@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -22,7 +20,8 @@ import pytest
 from engine.access.guard import refusal
 from engine.access.roles import User
 from engine.ordering.ledger import OrderLedger, default_ledger_path
-from tests.browser_support import chromium_page, free_port, screenshot, streamlit_app, wait_until_idle
+from tests.browser_support import chromium_page, screenshot, streamlit_app, wait_until_idle
+from tests.servers import free_port, local_server
 
 pytestmark = pytest.mark.browser
 MODEL = "weekday_mean4"
@@ -42,31 +41,16 @@ role = "executive"
 def oidc_provider(folder: Path, users: list[dict], timeout: float = 30.0):
     """`python -m oidc_provider_mock` on 127.0.0.1:<free port> with these users; yields its base URL."""
     port = free_port()
-    log = open(folder / f"oidc-{port}.log", "w")
     args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
     for user in users:
         args += ["--user-claims", json.dumps(user)]
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                if json.load(urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2))["issuer"] == url:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the OIDC provider did not start: see {log.name}")
-            time.sleep(0.2)
+
+    def ready() -> bool:
+        return json.load(urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2))["issuer"] == url
+
+    with local_server(args, ready, folder / f"oidc-{port}.log", "the OIDC provider", timeout, poll=0.2):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _sign_in(page, url: str, email: str) -> None:
