@@ -41,7 +41,6 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
               timing: dict) -> tuple[str, int]:
     from distributed import as_completed
 
-
     t0 = time.perf_counter()
     with dask_client(scheduler, workers) as (client, description, n_workers):
         timing["cluster_start_seconds"] = round(time.perf_counter() - t0, 3)

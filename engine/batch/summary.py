@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from engine.data.storage import state_dir, state_location
 
 SUMMARY = "summary.json"

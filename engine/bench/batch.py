@@ -9,9 +9,11 @@ runs. Target: >= 1.7x from 1 to 2 workers (needs two otherwise idle cores).
 from __future__ import annotations
 
 import os
+
 from engine.bench._support import bench_data
 import time
 from pathlib import Path
+
 from engine.batch.partitions import write_partitions
 from engine.batch.runner import run_batch
 from engine.data.dataset import load_dataset
@@ -28,7 +30,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[dict]:
-
     counts = [int(w) for w in str(args.workers_list).split(",") if w.strip()]
     rows, loads = [], []
     with bench_data(args) as (folder, tmp):

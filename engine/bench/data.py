@@ -8,6 +8,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
 from engine.data.dataset import read_dataset
 from engine.data.features import build_features
 from engine.bench import naive_pandas
@@ -25,7 +26,6 @@ def add_arguments(parser) -> None:
 
 
 def _engine(folder: str) -> tuple:
-
     t0 = time.perf_counter()
     ds, report = read_dataset(folder)
     if ds is None:

@@ -6,6 +6,7 @@ import datetime as dt
 import statistics
 import tempfile
 import time
+
 from engine.analysis.decomposition import decompose
 from engine.analysis.diagnostics import series_diagnostics
 from engine.analysis.factors import factor_analysis, factor_frame
@@ -42,7 +43,6 @@ def _time(fn, repeat: int) -> tuple[float, float]:
 
 
 def run(args) -> list[dict]:
-
     folder = args.data
     if folder is None:
         folder = tempfile.mkdtemp(prefix="kmart-bench-") + "/current"

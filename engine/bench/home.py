@@ -10,6 +10,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
 from engine.data.dataset import read_dataset
 from engine.data.demo import write_demo
 
@@ -24,7 +25,6 @@ def _free_port() -> int:
 
 
 def run(args) -> list[dict]:
-
     rows = []
     code = "import time; t=time.perf_counter(); import streamlit, altair, polars, ui_common, engine.analysis.overview; print(time.perf_counter()-t)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+
 from engine.access.batch import run_batch
 from engine.access.roles import cli_user
 from engine.commands._output import print_json
@@ -46,7 +47,6 @@ def summary_text(summary: dict) -> str:
 
 
 def _batch(args) -> int:
-
     bar = ProgressBar()
     try:
         summary = run_batch(cli_user(args.by), args.data, stores=args.stores, products=args.products, models=args.models, date=args.date,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 from engine.data.demo import write_demo
 from engine.commands._output import print_json
 from engine.data.dataset import read_dataset
@@ -11,7 +12,6 @@ from engine.data.favorita import import_favorita
 
 
 def _demo(args) -> int:
-
     written = write_demo(args.dir, seed=args.seed, n_stores=args.stores, fmt=args.format)
     if args.json:
         print_json({name: str(p) for name, p in written.items()})
@@ -21,7 +21,6 @@ def _demo(args) -> int:
 
 
 def _validate(args) -> int:
-
     ds, report = read_dataset(args.dir)
     if args.json:
         print_json(report.to_dict())
@@ -42,7 +41,6 @@ def _validate(args) -> int:
 
 
 def _import_favorita(args) -> int:
-
     result = import_favorita(args.src, args.dir, lead_time=args.lead_time, price=args.price)
     if args.json:
         print_json(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from engine.data.dataset import load_dataset
 from engine.data.storage import data_dir
 from engine.commands._output import print_json
@@ -17,14 +18,12 @@ def _product(value: str) -> int | None:
 
 
 def _load(args):
-
     return load_dataset(args.data or data_dir())
 
 
 def _json(obj) -> None:
     """print_json with NaN written as null (strict JSON)."""
     import math
-
 
     def clean(o):
         if isinstance(o, float) and not math.isfinite(o):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from engine.commands._output import print_json
 from engine.data.dataset import load_dataset
 from engine.analysis.overview import overview, top_products, top_stores
@@ -10,7 +11,6 @@ from engine.data.storage import data_dir, state_location
 
 
 def _overview(args) -> int:
-
     folder = args.data or data_dir()
     ds = load_dataset(folder)
     state = state_location(folder)
