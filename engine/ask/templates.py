@@ -53,6 +53,8 @@ _KW = {
     "by_day": ("by day", "daily", "per day", "each day", "day by day", "일별", "날짜별", "일자별", "매일"),
     "by_week": ("by week", "weekly", "per week", "each week", "week by week", "주별", "주간", "주 단위", "주단위"),
     "by_month": ("by month", "monthly", "per month", "each month", "month by month", "월별", "월간", "월 단위", "달별"),
+    "by_year": ("by year", "yearly", "per year", "each year", "year by year", "연도별", "연간", "해별"),
+    "compare": ("compare", "comparison", " vs", "versus", "against", "비교", "대비"),
     "average": ("average", "avg", "mean", "typical", "평균"),
     "explain": ("why", "explain", "reason", "how come", "what does", "what is a", "what is the meaning", "define", "definition",
                 "safety stock", "forecast", "model", "stockout", "service level", "recommend",
@@ -168,6 +170,16 @@ def _ranking(text: str) -> str | None:
     return None
 
 
+def _group(text: str, entities: Entities, key: str) -> tuple[str, str] | None:
+    """How to split a comparison: ("year(Date)", "year") when two years are compared, (key, key) when
+    several stores (``key`` Store_ID) or products (Product_ID) are named; None otherwise."""
+    years = set(re.findall(r"(?<!\d)(20\d\d)(?!\d)", text))
+    if _has(text, "compare") and len(years) >= 2 or _has(text, "by_year"):
+        return "year(Date)", "year"
+    named = entities.stores if key == "Store_ID" else entities.products
+    return (key, key) if len(named) > 1 else None
+
+
 def _stores(entities: Entities) -> str:
     return f"store{'s' if len(entities.stores) > 1 else ''} {', '.join(map(str, entities.stores))}" if entities.stores else "all stores"
 
@@ -234,6 +246,12 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
                    f"GROUP BY {key} ORDER BY total_customers {ranked}, {key} LIMIT {n}")
             return TemplateMatch(name, sql, f"{target} ranked by customer visits ({'most' if ranked == 'DESC' else 'fewest'} first), "
                                             f"{_stores(entities)}, {label}")
+        group = _group(text, entities, "Store_ID")
+        if group:  # several stores named, or two years compared: one row each
+            key, alias = group
+            sql = (f"SELECT {key} AS {alias}, sum(CustomerCount) AS total_customers, round(avg(CustomerCount), 1) AS avg_per_store_day, "
+                   f"count(DISTINCT Date) AS days FROM visits WHERE {where} GROUP BY 1 ORDER BY 1")
+            return TemplateMatch("customers_compare", sql, f"customer visits per {alias.lower().removesuffix('_id')} of {_stores(entities)}, {label}")
         sql = (f"SELECT sum(CustomerCount) AS total_customers, round(avg(CustomerCount), 1) AS avg_per_store_day, "
                f"count(DISTINCT Date) AS days FROM visits WHERE {where}")
         return TemplateMatch("customers", sql, f"customer visits (visits.CustomerCount) of {_stores(entities)}, {label}: total and average per store-day")
@@ -283,7 +301,14 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
                f"WHERE {where} GROUP BY s.Product_ID, p.SubCategory ORDER BY total_qty {ranked}, s.Product_ID LIMIT {n}")
         return TemplateMatch("top_products", sql, f"{order} products by units sold at {_stores(entities)}, {label}")
 
-    if _has(text, "by_store") or _has(text, "by_product"):
+    group = _group(text, entities, "Store_ID") or _group(text, entities, "Product_ID")
+    if group and group[0] == "year(Date)":
+        where = _where(entities, start, end)
+        sql = f"SELECT year(Date) AS year, coalesce(sum(Qty), 0) AS total_qty FROM sales WHERE {where} GROUP BY 1 ORDER BY 1"
+        return TemplateMatch("sales_by_year", sql, f"units sold per year of {_who(entities, ds)}, {label}")
+    if _has(text, "by_store") or _has(text, "by_product") or group:
+        if group and not (_has(text, "by_store") or _has(text, "by_product")):
+            text += " by store" if group[0] == "Store_ID" else " by product"
         if _has(text, "by_store"):
             where = _where(entities, start, end)
             sql = f"SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE {where} GROUP BY Store_ID ORDER BY Store_ID"
