@@ -33,7 +33,7 @@ from engine.ask.backends import BackendError, make_backend
 from engine.ask.cache import AnswerCache, append_log, cache_key
 from engine.ask.entities import extract_entities
 from engine.ask.index import AskIndex, update_index
-from engine.ask.retrieval import retrieve
+from engine.ask.retrieval import ABOUT_DOCUMENTS, retrieve
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL
 from engine.ask.templates import match_template
@@ -56,16 +56,20 @@ EXPLAIN = re.compile(r"\b(why|explain|reason|how come)\b|왜|이유|설명|원�
 METHOD = re.compile(r"\bhow (?:is|are|do|does|did|was|were)\b.*\b(?:calculat|comput|determin|decid|chos|work|made|set)"
                     r"|\bwhat (?:does|do|is meant)\b.*\bmean|\bdefin|어떻게|무엇인|뭔가요|뭐예요|의미|뜻", re.I)
 HOW_MUCH = re.compile(r"how many|how much|얼마|몇", re.I)
-# questions about what documents, notes or policies say: retrieval answers them, never SQL
-DOCUMENTS = re.compile(r"\b(?:polic(?:y|ies)|notes?|memos?|documents?|uploaded|uploads?|according to|summari[sz]e|guidelines?)\b"
-                       r"|정책|문서|메모|노트|업로드|요약|따르면|방침|지침", re.I)
+# questions about what documents, notes or policies say, about the tables themselves, or about the
+# time of day things happen: retrieval answers them, never SQL
+NOT_NUMBERS = re.compile(r"\b(?:columns?|fields?|schema|tables?)\b|테이블|컬럼|칼럼|스키마|필드"
+                         r"|몇\s*시|what time|\bwhen (?:do|does|is|are)\b", re.I)
+# a request to change the data: Ask only reads, and says so instead of answering something else
+WRITE = re.compile(r"\b(?:delete|truncate|insert|update|alter)\b|\bdrop (?:the |all |every |a )?(?:tables?|sales|data|rows?|columns?|stores?|products?)\b|\bremove (?:all|the|every)\b|\bset (?:every|all|the)\b.*\bto\b"
+                   r"|\bcreate (?:a |the )?(?:new )?(?:table|view|index)\b|지워|삭제|추가해|수정해|바꿔|변경해", re.I)
 NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 
 
 @dataclass
 class Answer:
     answer: str
-    route: str  # "sql" | "rag" | "both"
+    route: str  # "sql" | "rag" | "both" | "refused" (a request to change the data)
     sql: str | None
     rows: list[dict]
     sources: list[dict]  # {"id", "title", "score"} (+ "flagged": True for a document that tries to instruct)
@@ -491,9 +495,16 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
 
     entities = extract_entities(question, ds)
     language = getattr(entities, "language", "en") or "en"
+    if WRITE.search(question):
+        text = ("질문하기는 데이터를 읽기만 합니다. 데이터를 바꾸거나 지우거나 추가할 수 없습니다." if language == "ko" else
+                "Ask the data only reads: it cannot change, delete or add data (orders are confirmed on the Orders page).")
+        yield text
+        yield finish(Answer(answer=text, route="refused", sql=None, rows=[], sources=[], backend=name, seconds=0.0,
+                            model=model, language=language))
+        return
     normalized = getattr(entities, "normalized", None) or question
     numeric = (is_numeric_question(question, entities) and not (METHOD.search(question) and not HOW_MUCH.search(question))
-               and not DOCUMENTS.search(question))
+               and not ABOUT_DOCUMENTS.search(question) and not NOT_NUMBERS.search(question))
     route = ("both" if EXPLAIN.search(question) else "sql") if numeric else "rag"
     answer = Answer(answer="", route=route, sql=None, rows=[], sources=[], backend=name, seconds=0.0, model=model,
                     language=language)

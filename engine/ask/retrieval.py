@@ -30,6 +30,10 @@ CANDIDATES = 50
 EXACT_BONUS = 0.004  # per named store / product the chunk is about (one RRF rank-1 vote is 1/61 = 0.016)
 CONCEPT_BONUS = 0.025  # a definition whose subject the question names in full ("safety stock", "sales table")
 CARD_BONUS = 0.008  # the card of exactly the store / product named, when the question names no period
+UPLOAD_BONUS = 0.04  # uploaded documents, when the question asks about notes, memos, documents or policies
+# questions about what documents, notes or policies say (answered from retrieval, never SQL)
+ABOUT_DOCUMENTS = re.compile(r"\b(?:polic(?:y|ies)|notes?|memos?|documents?|uploaded|uploads?|according to|summari[sz]e|"
+                             r"guidelines?)\b|정책|문서|메모|노트|업로드|요약|따르면|방침|지침", re.I)
 
 
 @dataclass
@@ -171,12 +175,14 @@ def _classes():
         products: list = []
         has_period: bool = False
         concepts: list = []  # NodeWithScore of definitions whose subject the question names
+        uploads: list = []  # NodeWithScore of uploaded documents, when the question asks about documents
         top_k: int = 5
 
         def _postprocess_nodes(self, nodes, query_bundle=None):
             pool = {n.node.node_id: n for n in nodes}
-            for n in self.concepts:  # definitions whose subject the question names join even when ranked low
-                pool.setdefault(n.node.node_id, NodeWithScore(node=n.node, score=0.0)).score += CONCEPT_BONUS
+            for extra, bonus in ((self.concepts, CONCEPT_BONUS), (self.uploads, UPLOAD_BONUS)):
+                for n in extra:  # they join even when ranked low
+                    pool.setdefault(n.node.node_id, NodeWithScore(node=n.node, score=0.0)).score += bonus
             named = bool(self.stores or self.products)
             for n in pool.values():
                 m = n.node.metadata
@@ -206,6 +212,7 @@ class _Searcher:
         self.bm25 = bm25_class.over(nodes, similarity_top_k=CANDIDATES) if nodes else None
         self.concepts = [(n, concept_phrases(n.metadata, n.get_content())) for n in nodes
                          if n.metadata.get("source") == "dictionary"]
+        self.uploads = [n for n in nodes if n.metadata.get("source") == "upload"]
 
 
 _searchers: dict[int, tuple[object, _Searcher]] = {}
@@ -270,7 +277,8 @@ def retrieve(index, question: str, entities=None, top_k: int = 5, dense: bool = 
     _, post_class = _classes()
     post = post_class(stores=[int(x) for x in getattr(entities, "stores", None) or []],
                       products=[int(x) for x in getattr(entities, "products", None) or []],
-                      has_period=getattr(entities, "start", None) is not None, concepts=concepts, top_k=top_k)
+                      has_period=getattr(entities, "start", None) is not None, concepts=concepts, top_k=top_k,
+                      uploads=[NodeWithScore(node=n, score=0.0) for n in s.uploads] if ABOUT_DOCUMENTS.search(question) else [])
     out = []
     for n in post.postprocess_nodes(found, QueryBundle(query_text)):
         meta = plain_metadata(n.node.metadata)
