@@ -366,7 +366,7 @@ def make_backend(kind: str = "local", **settings) -> Backend | None:
     local: ``model`` (a name of engine.ask.models.MODELS, default $KMART_LOCAL_MODEL or Qwen 1.5B),
     ``n_ctx``, ``n_threads`` (default $KMART_LLM_THREADS or 2), ``path`` (a GGUF file instead).
     openai: ``base_url``, ``model``, ``api_key``, ``timeout`` (missing ones from the environment).
-    transformers: ``path`` (default $KMART_HF_MODEL, else the SmolLM2 GGUF).
+    transformers: ``path`` or ``model`` (default $KMART_HF_MODEL, else the SmolLM2 GGUF).
     """
     kind = (kind or "none").lower()
     threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
@@ -380,7 +380,7 @@ def make_backend(kind: str = "local", **settings) -> Backend | None:
             _BACKENDS[key] = LocalBackend(model, n_ctx=key[2], n_threads=threads, path=key[4])
         return _BACKENDS[key]
     if kind == "transformers":
-        key = ("transformers", settings.get("path") or os.environ.get("KMART_HF_MODEL"))
+        key = ("transformers", settings.get("path") or settings.get("model") or os.environ.get("KMART_HF_MODEL"))
         if key not in _BACKENDS:
             _BACKENDS[key] = TransformersBackend(key[1], n_threads=threads)
         return _BACKENDS[key]
