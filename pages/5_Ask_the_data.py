@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
-from ui_common import APP_TITLE, current_user, require_dataset
 from engine.access.guard import allowed
-from engine.ask.models import DEFAULT_LOCAL_MODEL, MODELS
 from engine.access.index import rebuild_index
-from engine.ask.answer import Answer, ask_stream
+from engine.ask.answer import Answer, ask_stream, index_status
+from engine.ask.models import DEFAULT_LOCAL_MODEL, MODELS
+from ui_common import APP_TITLE, current_user, require_dataset
 
 st.set_page_config(page_title=f"Ask the data · {APP_TITLE}", layout="wide")
 st.title("Ask the data")
@@ -25,7 +26,7 @@ folder = Path(ds.folder).resolve()
 
 # ---------------------------------------------------------------- sidebar: backend
 BACKENDS = {"local": "Local model (llama.cpp, offline)", "openai": "OpenAI-compatible endpoint",
-            "none": "None: SQL templates and retrieval only"}
+            "transformers": "transformers (KMART_HF_MODEL; 4-bit on a GPU)", "none": "None: SQL templates and retrieval only"}
 kind = st.sidebar.radio("Language model", list(BACKENDS), format_func=BACKENDS.get, key="backend",
                         index=list(BACKENDS).index(os.environ.get("KMART_ASK_BACKEND", "local")))
 settings: dict = {}
@@ -66,8 +67,6 @@ if allowed(current_user(), "rebuild_index") and st.sidebar.button("Rebuild index
         bar.empty()
         st.sidebar.error(exc.args[0] if exc.args else str(exc))
 try:
-    from engine.ask.answer import index_status
-
     status = index_status(folder)
     status_box.caption(f"{status.get('documents', 0)} documents"
                        + (f" · updated {status['updated_at']}" if status.get("updated_at") else "")
@@ -94,7 +93,10 @@ def draw_details(answer: dict) -> None:
                 st.caption("The query returned no rows.")
         for i, p in enumerate(answer.get("passages") or [], 1):
             st.markdown(f"**[{i}] {p['title']}** · `{p['id']}` · score {p['score']:.3f}")
-            st.caption(p["text"][:1200])
+            if p.get("flagged"):  # retrieved text is data: a document that tries to instruct is not quoted
+                st.warning("This document contains instructions addressed to the model; they were ignored.")
+            else:
+                st.caption(p["text"][:1200])
 
 
 history: list[dict] = st.session_state.setdefault("ask_history", [])
@@ -107,9 +109,6 @@ for turn in history:
 
 question = st.chat_input("Ask about sales, stores, products, orders… (English or 한국어)", key="question")
 if question:
-    from dataclasses import asdict
-
-
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):

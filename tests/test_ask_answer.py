@@ -134,7 +134,8 @@ def test_model_phrasing_with_a_wrong_number_is_replaced(data, demo):
     llm = ScriptedLLM("```sql\nSELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'\n```",
                       "There are 99 K-Mart stores in Texas.")
     a = ask(question, data, backend=llm, use_cache=False, phrase=True)
-    assert a.route == "sql" and a.template is None and "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
+    assert a.route == "sql" and a.template is None
+    assert "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
     assert a.rows == [{"stores": truth}]
     assert "99" not in a.answer
     assert f"**{truth}**" in a.answer
@@ -254,6 +255,7 @@ def test_unsafe_sql_from_the_model_is_refused(data):
     a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
     assert a.sql is None and a.rows == []
     assert any("refused" in n or "failed" in n for n in a.notes)
+    assert a.answer.startswith("No valid query could be made")
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
 
 
@@ -261,7 +263,8 @@ def test_no_model_and_no_template_says_so(data):
     a = ask("How many stores are in Texas?", data, backend="none", use_cache=False)
     assert a.sql is None and a.rows == []
     assert any("Without a language model" in n for n in a.notes)
-    assert a.answer.startswith("No language model is used") or "No passage" in a.answer
+    # it says it cannot answer, instead of answering a different question from the documents
+    assert a.answer.startswith("No valid query could be made for this question") and a.route == "sql" and not a.sources
 
 
 # ----------------------------------------------------------------------------- retrieval

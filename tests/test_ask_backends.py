@@ -275,3 +275,18 @@ def test_down_endpoint_and_bad_urls():
     with pytest.raises(BackendError, match="not inside the base URL") as err:
         OpenAIBackend(f"http://user:{SECRET}@127.0.0.1:1/v1", model="m")
     assert SECRET not in str(err.value)
+
+
+@pytest.mark.slow
+def test_transformers_backend_runs_the_shipped_smollm2_gguf_on_the_cpu(monkeypatch):
+    """HuggingFaceLLM over the SmolLM2 GGUF (transformers ``gguf_file=``), CPU, no download."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("KMART_HF_MODEL", raising=False)
+    backend = make_backend("transformers")
+    assert make_backend("transformers") is backend
+    text = backend.chat(QUESTION, max_tokens=16)
+    assert "Paris" in text and "<|im_end|>" not in text
+    assert backend.last_usage["prompt_tokens"] > 20 and 1 <= backend.last_usage["completion_tokens"] <= 16
+    assert backend.label.endswith("(CPU)") and not backend.quantized
+    with pytest.raises(BackendError, match="does not exist"):
+        make_backend("transformers", path="/nowhere/model.gguf")

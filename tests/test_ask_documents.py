@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tests.ask_support import write_ledger
+
 import datetime as dt
-import sqlite3
 
 import polars as pl
 import pytest
@@ -132,21 +133,9 @@ def test_forecast_and_ledger_documents_from_the_state_folder(demo, tmp_path):
             "model": name, "params": {}, "store": 44, "product": 3, "horizons": [1, 2], "train_end": "2017-03-01",
             "cv": {"name": name, "params": {}, "score": score, "metrics": {"wape": score, "mase": 0.9}}, "fit_seconds": 0.5,
             "created": "2026-11-24T10:00:00+00:00"})
-    con = sqlite3.connect(state / "ledger.sqlite")
-    con.executescript("""
-    CREATE TABLE confirmations (confirmation_id TEXT PRIMARY KEY, client_token TEXT UNIQUE NOT NULL, store_id INTEGER NOT NULL,
-      order_date TEXT NOT NULL, version INTEGER NOT NULL, confirmed_at TEXT NOT NULL, confirmed_by TEXT, UNIQUE(store_id, order_date, version));
-    CREATE TABLE order_lines (confirmation_id TEXT NOT NULL REFERENCES confirmations, store_id INTEGER NOT NULL, order_date TEXT NOT NULL,
-      version INTEGER NOT NULL, product_id INTEGER NOT NULL, recommended_qty REAL NOT NULL, final_qty REAL NOT NULL, reason TEXT,
-      confirmed_at TEXT NOT NULL, PRIMARY KEY (confirmation_id, product_id));
-    INSERT INTO confirmations VALUES ('c1', 't1', 44, '2017-03-30', 1, '2017-03-30T22:01:00', 'kim');
-    INSERT INTO confirmations VALUES ('c2', 't2', 44, '2017-03-30', 2, '2017-03-30T22:05:00', 'lee');
-    INSERT INTO order_lines VALUES ('c1', 44, '2017-03-30', 1, 3, 3200, 3200, 'forecast', '2017-03-30T22:01:00');
-    INSERT INTO order_lines VALUES ('c2', 44, '2017-03-30', 2, 3, 3200, 3600, 'promotion', '2017-03-30T22:05:00');
-    INSERT INTO order_lines VALUES ('c2', 44, '2017-03-30', 2, 12, 9000, 9000, 'forecast', '2017-03-30T22:05:00');
-    """)
-    con.commit()
-    con.close()
+    write_ledger(state / "ledger.sqlite", [
+        (44, "2017-03-30", [(3, 3200, 3200, "forecast")], "kim"),
+        (44, "2017-03-30", [(3, 3200, 3600, "promotion"), (12, 9000, 9000, "forecast")], "lee")])
     before = (state / "ledger.sqlite").read_bytes()
     docs = {d.id: d for d in build_documents(demo, state)}
     report = docs["forecast:44:3:2017-03-01"]

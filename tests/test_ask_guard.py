@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from tests.ask_support import write_ledger
+
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from engine.ask.sql_guard import UnsafeSQL, check_sql
 
-TABLES = {"sales", "products", "stores", "orders", "oil_price", "order_lines"}
+TABLES = {"sales", "products", "stores", "visits", "oil_price", "order_lines"}
 
 
 def _hostile(folder: Path) -> list[str]:
@@ -99,24 +100,7 @@ def _hashes(root: Path) -> dict[str, str]:
 
 
 def _make_ledger(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.executescript(
-        """
-        CREATE TABLE confirmations (confirmation_id TEXT PRIMARY KEY, client_token TEXT UNIQUE NOT NULL,
-          store_id INTEGER NOT NULL, order_date TEXT NOT NULL, version INTEGER NOT NULL, confirmed_at TEXT NOT NULL,
-          confirmed_by TEXT, UNIQUE(store_id, order_date, version));
-        CREATE TABLE order_lines (confirmation_id TEXT NOT NULL REFERENCES confirmations, store_id INTEGER NOT NULL,
-          order_date TEXT NOT NULL, version INTEGER NOT NULL, product_id INTEGER NOT NULL,
-          recommended_qty REAL NOT NULL, final_qty REAL NOT NULL, reason TEXT, confirmed_at TEXT NOT NULL,
-          PRIMARY KEY (confirmation_id, product_id));
-        INSERT INTO confirmations VALUES ('c1', 't1', 44, '2017-03-30', 1, '2017-03-30T22:00:00', 'kim');
-        INSERT INTO order_lines VALUES ('c1', 44, '2017-03-30', 1, 3, 3200, 3000, 'r', '2017-03-30T22:00:00');
-        """
-    )
-    con.commit()
-    con.close()
+    write_ledger(path, [(44, "2017-03-30", [(3, 3200, 3000, "r")], "kim")])
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +192,7 @@ def test_refusals_name_the_reason(sql, message_part):
         "select * from sales;",
         "WITH w AS (SELECT Store_ID, sum(Qty) q FROM sales GROUP BY 1) SELECT * FROM w ORDER BY q DESC",
         "SELECT s.Store_ID, p.SubCategory FROM sales s JOIN products p USING (Product_ID) -- a comment",
-        "SELECT Store_ID FROM stores UNION SELECT Store_ID FROM orders",
+        "SELECT Store_ID FROM stores UNION SELECT Store_ID FROM visits",
         "SELECT (SELECT max(Date) FROM sales) AS last_day",
         "FROM oil_price SELECT avg(WTI_Price)",
         "SELECT date_trunc('month', Date) AS m, sum(Qty) FROM sales GROUP BY ALL ORDER BY 1",

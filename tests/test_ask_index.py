@@ -88,7 +88,9 @@ def test_stored_metadata_and_dense_query(demo_dir, tmp_path):
     assert meta["note:0#0"]["store"] == 40 and meta["note:0#0"]["product"] == -1 and meta["note:0#0"]["doc_id"] == "note:0"
     hits = index.query(embed_query("충족률이 뭐야?"), 3)
     assert hits[0][0] == "dictionary:kpi:fill-rate#0" and 0 < hits[0][1] <= 1.0001
-    only_41 = index.query(embed_query("store sales"), 10, where={"store": {"$in": [41, -1]}})
+    from engine.ask.retrieval import SimpleEntities, metadata_filters
+
+    only_41 = index.query(embed_query("store sales"), 10, filters=metadata_filters(SimpleEntities(stores=[41])))
     assert {cid for cid, _ in only_41} == {"note:1#0", "dictionary:kpi:fill-rate#0"}
 
 
@@ -119,13 +121,13 @@ def test_index_command_prints_counts_and_json(fresh_data, monkeypatch, capsys):
     assert (result["added"], result["unchanged"], result["documents"]) == (0, 7, 7)
     assert result["status"]["documents"] == 7 and result["status"]["data_fingerprint"]
     assert err == ""
-    from engine.ask.index import state_stamp
+    from engine.data.storage import state_stamp
 
     state = fresh_data.parent / "state"
-    assert result["status"]["state_stamp"] == state_stamp(state)
+    assert result["status"]["state_stamp"] == state_stamp(fresh_data)
     (state / "uploads").mkdir()
     (state / "uploads" / "memo.txt").write_text("new", encoding="utf-8")
-    assert state_stamp(state) != result["status"]["state_stamp"]  # an upload makes the index stale
+    assert state_stamp(fresh_data) != result["status"]["state_stamp"]  # an upload makes the index stale
 
 
 def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.ask.retrieval import BM25, retrieve, simple_entities
+from engine.ask.retrieval import retrieve, simple_entities
 from engine.ask.tokenize import tokenize
 
 SUBSET_STORES = {7, 15, 20, 44}
@@ -94,13 +94,20 @@ def test_korean_tokens_keep_matching_with_particles():
 
 
 def test_bm25_finds_the_korean_store_despite_particles():
+    """LlamaIndex's BM25Retriever with the product's tokens; its own regex tokens would miss."""
+    from llama_index.core.schema import TextNode
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from engine.ask.retrieval import _classes
+
     docs = ["해운대점 매출 요약: 3월 판매량", "서면점 매출 요약: 3월 판매량", "Store 44 sales summary for March"]
-    bm = BM25([tokenize(d) for d in docs])
-    scores = bm.scores(tokenize("해운대점은 3월에 얼마나 팔았어?"))
-    assert scores.argmax() == 0
-    assert scores[0] > scores[1] > 0  # the shared words still count, the store name decides
-    whitespace = BM25([d.split() for d in docs]).scores("해운대점은 3월에 얼마나 팔았어?".split())
-    assert whitespace[0] == 0  # plain whitespace tokens would have missed it
+    nodes = [TextNode(id_=f"d{i}", text=d) for i, d in enumerate(docs)]
+    korean = _classes()[0].over(nodes, similarity_top_k=3)
+    found = korean.retrieve("해운대점은 3월에 얼마나 팔았어?")
+    assert [n.node.node_id for n in found][:2] == ["d0", "d1"]
+    assert found[0].score > found[1].score > 0  # the shared words still count, the store name decides
+    plain = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=3).retrieve("해운대점은 3월에 얼마나 팔았어?")
+    assert not [n for n in plain if n.node.node_id == "d0" and n.score > 0]  # whole-word tokens miss it
 
 
 def test_simple_entities_reads_korean_and_english_names():

@@ -18,9 +18,9 @@ def engine(demo_dir, demo):
 
 
 def test_only_the_five_tables_without_ledger_or_batch(engine, demo):
-    assert set(engine.tables) == {"sales", "products", "stores", "orders", "oil_price"}
+    assert set(engine.tables) == {"sales", "products", "stores", "visits", "oil_price"}
     assert engine.tables["sales"] == demo.sales.columns
-    assert engine.tables["oil_price"] == ["Date", "WTI_Price", "WTI_Filled"]
+    assert engine.tables["oil_price"] == ["Date", "WTI_Price"]  # the quoted days only
     text = engine.schema_text()
     assert "sales(Date DATE" in text and "BEVERAGES" in text and "음료" in text
     assert str(demo.end) in text
@@ -65,7 +65,7 @@ def test_top_stores_and_monthly_totals_equal_polars(engine, demo):
     assert got.rows[0]["Store_ID"] == 44  # the demo's top store
 
     got = engine.run(
-        "SELECT date_trunc('month', Date) AS month, avg(CustomerCount) AS c FROM orders WHERE Store_ID = 7 AND year(Date) = 2016 GROUP BY 1 ORDER BY 1"
+        "SELECT date_trunc('month', Date) AS month, avg(CustomerCount) AS c FROM visits WHERE Store_ID = 7 AND year(Date) = 2016 GROUP BY 1 ORDER BY 1"
     )
     want = (
         demo.visits.filter((pl.col("Store_ID") == 7) & (pl.col("Date").dt.year() == 2016))

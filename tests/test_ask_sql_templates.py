@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.ask_support import write_ledger
+
 import datetime as dt
 import shutil
-import sqlite3
 
 import polars as pl
 import pytest
@@ -30,17 +31,11 @@ LEDGER = [
 
 
 def _write_ledger(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute(
-        "CREATE TABLE order_lines (confirmation_id TEXT NOT NULL, store_id INTEGER NOT NULL, order_date TEXT NOT NULL, "
-        "version INTEGER NOT NULL, product_id INTEGER NOT NULL, recommended_qty REAL NOT NULL, final_qty REAL NOT NULL, "
-        "reason TEXT, confirmed_at TEXT NOT NULL, PRIMARY KEY (confirmation_id, product_id))"
-    )
-    con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?, 'r', '2017-03-30T22:00:00')", LEDGER)
-    con.commit()
-    con.close()
+    """The LEDGER rows, confirmed through a real OrderLedger (one confirmation per id, in order)."""
+    confirmations = {}
+    for cid, store, date, _version, product, recommended, final in LEDGER:
+        confirmations.setdefault(cid, (store, date, [], None))[2].append((product, recommended, final, "r"))
+    write_ledger(path, list(confirmations.values()))
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +94,11 @@ def expected(name: str, ds):
         return list(zip(f["Store_ID"].to_list(), f["Qty"].to_list()))
     if name == "customers":
         return ds.visits.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(*LAST_WEEK))["CustomerCount"].sum()
-    if name == "oil_price":
-        return ds.oil_price.filter(pl.col("Date") == D(2017, 3, 1))["WTI_Price"].item()
+    quoted = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null())  # not the filled days
+    if name == "oil_price":  # the last quote on or before the day
+        return quoted.filter(pl.col("Date") <= D(2017, 3, 1)).sort("Date")["WTI_Price"][-1]
     if name == "oil_average":
-        return round(ds.oil_price.filter(pl.col("Date").is_between(*Y2016))["WTI_Price"].mean(), 2)
+        return round(quoted.filter(pl.col("Date").is_between(*Y2016))["WTI_Price"].mean(), 2)
     if name == "product_info":
         row = ds.products.filter(pl.col("Product_ID") == 42).row(0, named=True)
         return (row["LeadTime"], row["Price"])
@@ -251,7 +247,6 @@ def test_max_single_day_within_a_period_and_smallest_day(engine, demo):
     "What are the columns of the sales table?",
     "판매 테이블의 컬럼은 무엇인가요?",
     "Which store sold the most of product 3 in a single day?",
-    "Which store had the fewest sales of product 3 in 2016?",
 ])
 def test_no_template_for_schema_or_unhandled_intent(demo, question):
     assert match_template(question, extract_entities(question, demo), demo) is None
@@ -260,3 +255,25 @@ def test_no_template_for_schema_or_unhandled_intent(demo, question):
 def test_average_per_day_still_uses_the_average_template(demo):
     q = "How many units a day did store 44 sell of product 3 on average in March 2017?"
     assert match_template(q, extract_entities(q, demo), demo).name == "sales_average"
+
+
+@pytest.mark.parametrize("question", ["Which store had the fewest sales of product 3 in 2016?",
+                                      "2016년 3번 상품 판매량이 가장 적은 매장은?"])
+def test_least_ranking_lists_the_stores_fewest_first(engine, demo, question):
+    m = match_template(question, extract_entities(question, demo), demo, engine.allowed_tables)
+    assert m.name == "top_stores" and "ASC" in m.sql
+    f = _sales(demo, None, [3], Y2016).group_by("Store_ID").agg(pl.col("Qty").sum()).sort(["Qty", "Store_ID"]).head(5)
+    rows = engine.run(m.sql).rows
+    assert [r["Store_ID"] for r in rows] == f["Store_ID"].to_list()
+    assert [r["total_qty"] for r in rows] == pytest.approx(f["Qty"].to_list())
+
+
+@pytest.mark.parametrize("question", ["Which store had the most customer visits in 2016? Give the store id.",
+                                      "2016년에 고객 방문이 가장 많은 매장은?"])
+def test_which_store_most_visits_is_a_ranking_not_the_chain_total(engine, demo, question):
+    m = match_template(question, extract_entities(question, demo), demo, engine.allowed_tables)
+    assert m.name == "customers_by_store"
+    f = (demo.visits.filter(pl.col("Date").is_between(*Y2016)).group_by("Store_ID").agg(pl.col("CustomerCount").sum())
+         .sort(["CustomerCount", "Store_ID"], descending=[True, False]).head(5))
+    rows = engine.run(m.sql).rows
+    assert [(r["Store_ID"], r["total_customers"]) for r in rows] == list(zip(f["Store_ID"].to_list(), f["CustomerCount"].to_list()))

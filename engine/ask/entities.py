@@ -70,7 +70,7 @@ _KO_YM = re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월")
 _EN_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE})\.?(?:\s+of)?,?\s+(\d{{4}})\b", re.I)
 _EN_MONTH = re.compile(rf"\b(?:in\s+|during\s+|for\s+|of\s+)?({_MONTH_RE})\b", re.I)
 _KO_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s*월(?!\s*\d)")
-_YEAR = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})(?:\s*년)?(?![\d\-/.])")
+_YEAR = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})(?:\s*년)?(?![\d\-/]|\.\d)")  # "in 2016." is a year
 _QUANTITY_AFTER = re.compile(r"\s*(?:units?|pcs|pieces|items?|customers?|visits?|orders?|boxes|packs?|usd|dollars?|\$|%|개|명|건|원|달러|박스|팩|회)", re.I)
 _QUANTITY_BEFORE = re.compile(r"(?:than|over|under|above|below|least|most|exceed(?:s|ed)?|[<>=$]|이상|이하|초과|미만)\s*$", re.I)
 _QUARTER = re.compile(r"\bq([1-4])(?:\s*(\d{4}))?\b|(?:(\d{4})\s*년\s*)?([1-4])\s*분기", re.I)
@@ -247,7 +247,8 @@ def extract_entities(question: str, ds) -> Entities:
     label = ""
     if ds is not None and getattr(ds, "sales", None) is not None:
         start, end, label = find_period(_mask(text, spans), ds.end)
-        known_stores = set(ds.store_ids)
+        # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
+        known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].unique().to_list())
         known_products = set(int(p) for p in ds.products["Product_ID"].to_list())
     else:
         known_stores, known_products = set(stores), set(products)

@@ -46,6 +46,7 @@ TERMS: dict[str, str] = {
     "최소": "min", "최저": "min", "가장 적게": "least", "가장 적은": "least",
     "순위": "top", "상위": "top", "랭킹": "ranking", "베스트": "top", "하위": "bottom",
     "몇 개": "how many", "몇개": "how many", "얼마": "how much", "개수": "count", "건수": "count",
+    "메모": "notes memo", "바이어": "buyer", "구매 담당자": "buyer", "정책": "policy", "문서": "document", "요약": "summarize",
     "추세": "trend", "증가": "increase", "감소": "decrease", "비교": "compare", "왜": "why",
 }
 

