@@ -13,7 +13,7 @@ import pytest
 from engine.ask.answer import (Answer, allowed_numbers, ask, ask_stream, format_value, numbers_in, result_sentence,
                                unsupported_numbers)
 from engine.ask.backends import BackendError, OpenAIBackend
-from tests.browser_support import free_port
+from tests.servers import free_port
 
 SECRET = "sk-test-NEVER-WRITE-ME-93d1"
 HANGUL = re.compile(r"[가-힣]")

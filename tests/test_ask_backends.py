@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from engine.ask import models
 from engine.ask.backends import BackendError, OpenAIBackend, make_backend
-from tests.browser_support import free_port
+from tests.servers import free_port, local_server
 
 SECRET = "sk-test-DO-NOT-LEAK-5f2c9a"
 
@@ -125,31 +124,16 @@ def test_local_small_model_answers_and_streams_the_same_text():
 def llama_server(tmp_path_factory):
     """A real llama.cpp OpenAI-compatible server with SmolLM2 on 127.0.0.1:<free port>."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "llama_server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(models.model_path("smollm2-135m")),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048",
-                             "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT)
+    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(models.model_path("smollm2-135m")),
+            "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048", "--model_alias", "smollm2"]
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                    if json.load(r)["data"]:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not start: see {log.name}")
-            time.sleep(0.5)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
+            return bool(json.load(r)["data"])
+
+    with local_server(args, ready, tmp_path_factory.mktemp("server") / "llama_server.log", "llama_cpp.server", 120, poll=0.5):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.mark.slow
@@ -170,22 +154,13 @@ def test_openai_compatible_backend_against_a_real_llama_server(llama_server, mon
 def test_server_stopped_is_a_clear_sentence(tmp_path):
     """Start the real server, stop it, then ask: one sentence, no traceback text, no key."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(models.model_path("smollm2-135m")),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(models.model_path("smollm2-135m")),
+            "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"]
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with local_server(args, lambda: urllib.request.urlopen(f"{url}/models", timeout=2).status == 200,
+                      tmp_path / "llama_server.log", "llama_cpp.server", 120, poll=0.5):
         backend = OpenAIBackend(url, model="smollm2", api_key=SECRET, timeout=30)
         assert backend.chat(QUESTION, max_tokens=8)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     with pytest.raises(BackendError) as err:
         backend.chat(QUESTION, max_tokens=8)
     assert str(err.value).startswith(f"The OpenAI-compatible endpoint {url} cannot be reached")

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from engine.ask.answer import format_value
-from tests.browser_support import free_port
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-CLI-NEVER-PRINT-7c1e"
