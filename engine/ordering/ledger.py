@@ -1,6 +1,7 @@
 """The order ledger: every confirmed order, append-only, in a SQLite file beside the data.
 
-One file, ``state_dir(data)/ledger.sqlite``, in WAL mode with ``synchronous=FULL``: a
+One file, ``state_dir(data)/ledger.sqlite``, in WAL mode (the stock book's counts and receipts,
+``engine.ordering.stockbook``, live in the same file under the same rules) with ``synchronous=FULL``: a
 confirmation that returned is on disk and survives a crash of the app (or of the machine);
 one that was interrupted before its commit leaves no trace.
 
@@ -55,6 +56,31 @@ CREATE TABLE IF NOT EXISTS order_lines (
   PRIMARY KEY (confirmation_id, product_id)
 );
 CREATE INDEX IF NOT EXISTS order_lines_store_date ON order_lines(store_id, order_date, version);
+CREATE TABLE IF NOT EXISTS stock_counts (
+  entry_id TEXT PRIMARY KEY,
+  store_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  count_date TEXT NOT NULL,
+  counted_qty REAL NOT NULL,
+  book_qty REAL,
+  shrinkage REAL,
+  entered_at TEXT NOT NULL,
+  entered_by TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS stock_counts_series ON stock_counts(store_id, product_id, count_date);
+CREATE TABLE IF NOT EXISTS stock_receipts (
+  entry_id TEXT PRIMARY KEY,
+  store_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  order_date TEXT,
+  received_date TEXT NOT NULL,
+  received_qty REAL NOT NULL,
+  entered_at TEXT NOT NULL,
+  entered_by TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS stock_receipts_series ON stock_receipts(store_id, product_id, order_date);
 """
 
 
@@ -75,7 +101,8 @@ _TRIGGERS = _guards(
     "confirmations",
     "confirmation_id = NEW.confirmation_id OR client_token = NEW.client_token "
     "OR (store_id = NEW.store_id AND order_date = NEW.order_date AND version = NEW.version)",
-) + _guards("order_lines", "confirmation_id = NEW.confirmation_id AND product_id = NEW.product_id")
+) + _guards("order_lines", "confirmation_id = NEW.confirmation_id AND product_id = NEW.product_id") \
+  + _guards("stock_counts", "entry_id = NEW.entry_id") + _guards("stock_receipts", "entry_id = NEW.entry_id")
 
 HISTORY_COLUMNS = ["store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty", "reason",
                    "confirmed_at", "confirmed_by", "confirmation_id"]
