@@ -101,9 +101,11 @@ def level_for(spec, total_errors: np.ndarray, mean_demand: float, price: float) 
         return float(value), f"the {value:.1%} quantile asked for (share of order cycles without a stockout)".replace(".0%", "%")
     if kind == "cost":
         m, h = float(price) * MARGIN_SHARE, holding_cost(price, value)
-        ratio = min(max(m / (m + h), 0.5), 0.999)
+        exact = m / (m + h)
+        ratio = min(max(exact, 0.5), 0.999)
+        capped = f" (capped at {ratio:.3f}: the calibration errors cannot tell finer tails)" if ratio != exact else ""
         return ratio, (f"cost option: lost margin {m:,.2f} per unit short vs holding {h:,.4f} per unit-day "
-                       f"({value:.0%} a year on the stock value) → critical ratio {ratio:.3f}")
+                       f"({value:.0%} a year on the stock value) → critical ratio {exact:.4f}{capped}")
     if kind == "fill":
         allowed = (1.0 - float(value)) * max(float(mean_demand), 0.0)
         e = np.asarray(total_errors, dtype=float)
@@ -115,10 +117,19 @@ def level_for(spec, total_errors: np.ndarray, mean_demand: float, price: float) 
     raise ValueError(f"a fixed safety stock ({value:,.0f} units) does not pick a quantile.")
 
 
-def _weekday_quantiles(total_errors: np.ndarray, weekdays: np.ndarray, level: float) -> tuple[float, ...]:
-    overall = conformal_quantile(total_errors, level)
-    return tuple(conformal_quantile(total_errors[weekdays == d], level) if (weekdays == d).sum() >= MIN_WEEKDAY_ERRORS else overall
-                 for d in range(7))
+def weekday_safety(spec, errors: np.ndarray, weekdays: np.ndarray, mean_demand: float, price: float) -> tuple[tuple, tuple, str]:
+    """(safety stock per order weekday Mon..Sun, level per weekday, why) as the order sheet computes them:
+    a weekday's own calibration errors when it has MIN_WEEKDAY_ERRORS of them, else all of them
+    (``LeadWindowQuantiles.total_quantile``), the level from ``level_for`` on those errors."""
+    totals = np.asarray(errors, dtype=float).sum(axis=1)
+    safety, levels, why = [], [], ""
+    for d in range(7):
+        same = weekdays == d
+        sub = totals[same] if same.sum() >= MIN_WEEKDAY_ERRORS else totals
+        level, why = level_for(spec, sub, mean_demand, price)
+        levels.append(level)
+        safety.append(max(0.0, conformal_quantile(sub, level)))
+    return tuple(safety), tuple(levels), why
 
 
 def quantile_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None):
@@ -152,9 +163,8 @@ def evaluate_quantile_policy(ds, store: int, products, start: dt.date, end: dt.d
         if kind == "fixed":
             plan = SafetyPlan("fixed", "constant", float(value))
         else:
-            totals = errors.sum(axis=1)
-            level, why = level_for(spec, totals, mean_demand, ds.price(p))
-            profile = tuple(max(0.0, q) for q in _weekday_quantiles(totals, weekdays, level))
-            plan = SafetyPlan("service-level", "weekday", 1.0, profile=profile, level=level, estimator="calibration quantile", note=why)
+            profile, levels, why = weekday_safety(spec, errors, weekdays, mean_demand, ds.price(p))
+            plan = SafetyPlan("service-level", "weekday", 1.0, profile=profile, level=float(np.mean(levels)),
+                              estimator="calibration quantile", note=why)
         result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
     return result

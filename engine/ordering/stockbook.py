@@ -287,7 +287,7 @@ def stock_position(ds, book: StockBook | None, store: int, product: int, date, e
         else:
             transit += float(estimated_orders.get(close, 0.0))
             sources.add("estimated")
-    src = " + ".join(s for s in ("ledger", "estimated") if s in sources) or "ledger"
+    src = " + ".join(s for s in ("ledger", "estimated") if s in sources) or ("ledger" if closes else "estimated")
     return StockPosition(int(store), int(product), date, closing, source, transit, src, last, censored)
 
 
