@@ -62,6 +62,7 @@ class OrderLine:
     why_level: str = ""  # one sentence: which quantile and why
     censored: bool = False  # the book closed at 0 today: today's sales understate demand
     last_week: float | None = None  # demand of the same L days one week earlier (for the exceptions)
+    baseline: float | None = None  # weekday-mean forecast of the L days (mean of the 4 previous same weekdays)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -206,11 +207,12 @@ def order_sheet(ds, store: int, date: dt.date | None = None, products: list[int]
         closing, source = (float(counted[p]), "counted") if p in counted else (pos.closing, pos.closing_source)
         qty, reason = recommend_order(point, safety, closing, pos.in_transit, pack)
         last_week = sum(sales.get(date + dt.timedelta(days=h - 7), 0.0) for h in range(1, L + 1))
+        baseline = sum(sales.get(date + dt.timedelta(days=h - 7 * k), 0.0) for h in range(1, L + 1) for k in range(1, 5)) / 4
         sheet.lines.append(OrderLine(
             store=int(store), product=p, date=date, lead_time=L, price=ds.price(p), pack_size=pack, closing_stock=closing,
             closing_source=source, in_transit=pos.in_transit, forecasts=point, safety_stock=safety,
             safety_form=("weekday" if q._rows().sum() < len(q.errors) else "all weekdays") + f" calibration errors ({int(q._rows().sum())})",
             recommended=qty, reason=reason, model=q.model, simulated_closing=est_closing, in_transit_source=pos.in_transit_source,
             level=level, order_up_to=up_to, why_level=why, censored=pos.censored or date in censored_days(ds, book, store, p),
-            last_week=last_week))
+            last_week=last_week, baseline=baseline))
     return sheet

@@ -221,10 +221,10 @@ def book_days(ds, book: StockBook, store: int, product: int, end: dt.date | None
         before = None if closing is None else closing + rec - s
         censored = before is not None and before <= 1e-9 and s > 0
         before = None if before is None else max(0.0, before)
-        if day in last_count:
+        if day in last_count:  # the count is the truth of the evening: the shelf was empty only if it says 0
             counted = last_count[day]
             closing = counted
-            censored = censored or (counted <= 1e-9 and s > 0)
+            censored = counted <= 1e-9 and s > 0
         else:
             counted, closing = None, before
         rows.append((day, s, rec, before, counted, None if before is None or counted is None else before - counted, closing, censored))
@@ -263,10 +263,10 @@ def stock_position(ds, book: StockBook | None, store: int, product: int, date, e
     """Closing stock and in transit at the close of ``date`` (see the module docstring).
 
     ``estimated_closing``: the simulation's closing stock of ``date`` (used when nothing was counted);
-    ``estimated_orders``: {close: units} the simulation ordered (used for evenings nobody confirmed)."""
+    ``estimated_orders``: {close: units} the simulation ordered (used for evenings nobody confirmed; None = no estimate:
+    only the ledger counts)."""
     date = _as_date(date)
     lead = ds.lead_time(int(product))
-    estimated_orders = estimated_orders or {}
     days = book_days(ds, book, store, product, date) if book is not None else pl.DataFrame()
     if days.height:
         last = days.filter(pl.col("counted").is_not_null())["date"].max()
@@ -284,7 +284,7 @@ def stock_position(ds, book: StockBook | None, store: int, product: int, date, e
         close = date - dt.timedelta(days=k)  # an order of this evening arrives after ``date``
         if close in closes:
             sources.add("ledger")
-        else:
+        elif estimated_orders is not None:
             transit += float(estimated_orders.get(close, 0.0))
             sources.add("estimated")
     src = " + ".join(s for s in ("ledger", "estimated") if s in sources) or ("ledger" if closes else "estimated")
