@@ -42,6 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--test-end", type=dt.date.fromisoformat, default=dt.date(2017, 3, 31))
     parser.add_argument("--model", default="auto")
     parser.add_argument("--sheet", action="store_true", help="also time the order sheet of the store (all products), cold and warm")
+    parser.add_argument("--models-dir", default=None, help="keep the trained models here (a rerun reuses them; default: a temporary folder)")
     parser.add_argument("--months", default=None, metavar="YYYY-MM..YYYY-MM",
                         help="monthly mode: simulate each month with models trained before it (all products unless --products "
                              "is given), the close-trained quantile policy beside the hindsight minimum and the seed's constant rule")
@@ -134,7 +135,7 @@ def run(args) -> list[dict]:
         NOTES.clear()
         args.products_given = args.products != "3,12,42"
         with bench_data(args) as (folder, tmp):
-            return _monthly(args, load_dataset(folder), f"{tmp}/models")
+            return _monthly(args, load_dataset(folder), args.models_dir or f"{tmp}/models")
 
     rows = []
     NOTES.clear()
