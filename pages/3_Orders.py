@@ -1,4 +1,5 @@
-"""Orders: at close, check the stock, adjust the recommended orders and confirm them into the ledger."""
+"""Orders: at close, check the stock, adjust the recommended orders and confirm them into the ledger (typed counts go
+into the stock book at the same time)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from engine.forecasting import CHEAP_MODELS
 from engine.ordering.ledger import OrderLedger, default_ledger_path
 from engine.ordering.confirmation import (CHANGE_LIMIT, confirm_sheet, confirmation_lines, confirmation_problems,
                                        confirmation_token, product_names, sheet_table)
+from engine.ordering.exceptions import sheet_exceptions
+from engine.ordering.fva import after_the_fact, fva_summary
 from engine.ordering.sheet import order_sheet
+from engine.ordering.stockbook import StockBook, count_stock, default_user
 from ui_common import APP_TITLE, pick_store, require_dataset, store_label
 
 MODEL_CHOICES = ["auto", *CHEAP_MODELS]
 
 st.set_page_config(page_title=f"Orders · {APP_TITLE}", page_icon="🧾", layout="wide")
 st.title("Orders")
-st.caption("At close: type the real closing count where it differs (the recommendation follows it), change an order "
-           f"if you must (a change of more than {CHANGE_LIMIT:.0%} needs a short reason), then **Confirm**. "
-           "Each order arrives before opening, lead time days later.")
+st.caption("At close: type the real closing count where it differs (the recommendation follows it; Confirm saves it in the "
+           f"stock book), change an order if you must (a change of more than {CHANGE_LIMIT:.0%} needs a short reason), then "
+           "**Confirm**. Each order arrives before opening, lead time days later; the stock book receives it then.")
 
 ds = require_dataset()
 store = pick_store(ds, key="store")
@@ -33,21 +37,28 @@ model = st.sidebar.selectbox("Forecast model", MODEL_CHOICES, key="model",
                                   "then reused); the others are quicker.")
 names = product_names(ds)
 ledger = OrderLedger(default_ledger_path(ds.folder))
+book = StockBook(ledger)
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
-def sheet_for(fingerprint: str, store: int, date, model: str):
+def book_stamp(store: int) -> tuple:
+    """Changes whenever a count, a receipt or a confirmation of the store is added (the cached sheet then recomputes)."""
+    return (book.counts(store).height, book.receipts(store).height, ledger.confirmations(store).height)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time for a close the forecasting models are trained up to it)")
+def sheet_for(fingerprint: str, store: int, date, model: str, stamp: tuple):
     return order_sheet(ds, store, date, model=model)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)  # a recount reuses the forecasts computed for the sheet: well under a second
-def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple):
+def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple, stamp: tuple):
     return order_sheet(ds, store, date, closing_stock=dict(counted), model=model)
 
 
 editor_key = f"sheet-{store}-{date}"
 try:
-    base = sheet_for(ds.fingerprint, store, date, model)
+    stamp = book_stamp(store)
+    base = sheet_for(ds.fingerprint, store, date, model, stamp)
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -60,7 +71,7 @@ counted = {p: float(c["closing_stock"]) for p, c in edited.items() if c.get("clo
 final = {p: c["final"] for p, c in edited.items() if c.get("final") is not None}
 reasons = {p: c["reason"] for p, c in edited.items() if c.get("reason")}
 try:
-    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items()))) if counted else base
+    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items())), stamp) if counted else base
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -70,6 +81,15 @@ except ValueError:
     table = sheet_table(sheet, {}, reasons, names)
 
 st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
+needs = sheet_exceptions(sheet, final, book, names)
+if needs.height:
+    st.markdown(f"**Needs a human first** · {needs.height} line(s), most expensive first (expected cost: lost margin + holding)")
+    st.dataframe(needs.select("detail", "kind", "expected_cost"), hide_index=True, width="stretch", key="exceptions",
+                 column_config={"detail": st.column_config.TextColumn("What", width="large"), "kind": "Kind",
+                                "expected_cost": st.column_config.NumberColumn("Expected cost", format="%.2f")})
+else:
+    st.caption("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
+               "no count is far from the book and no override breaks the 20 % rule.")
 lead = table.select(pl.col("^forecast_d\\d+$")).columns
 # The editor's source keeps the unedited values in the editable columns (simulated stock, the recommendation, no
 # reason): the editor layers the buyer's edits on top, and drops an edit that equals its source value.
@@ -82,8 +102,10 @@ shown = table.with_columns(
     pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
     pl.sum_horizontal(lead).round(0).alias("lead_demand"),
     pl.col("safety_stock").round(0),
+    pl.Series("source", [f"{line.closing_source} / {line.in_transit_source}" + (" · censored" if line.censored else "")
+                         for line in base.lines]),
 )
-columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
+columns = ["label", "closing_stock", "in_transit", "source", "forecast", "lead_demand", "safety_stock", "recommended",
            "final", "change", "reason", "why"]
 st.data_editor(
     shown.select(columns).to_pandas(),
@@ -92,8 +114,12 @@ st.data_editor(
     column_config={
         "label": st.column_config.TextColumn("Product", pinned=True, width=150),
         "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
-                                                       help="Pre-filled from the simulation; type the real count if it differs.", width=112),
+                                                       help="Pre-filled from the stock book (or estimated where nothing was counted yet); "
+                                                            "type the real count if it differs: Confirm saves it in the book.", width=112),
         "in_transit": st.column_config.NumberColumn("In transit", format="localized", help="Ordered earlier, arriving after this close", width=75),
+        "source": st.column_config.TextColumn("Stock from", help="closing stock / in transit: counted (today's count), book (last count "
+                                              "+ receipts − sales), ledger (confirmed orders) or estimated (a simulation: nothing "
+                                              "entered yet); censored = the shelf closed empty, demand unknown", width=120),
         "forecast": st.column_config.ListColumn("Forecast per day", help="Forecast demand for each day of the lead window (d+1, d+2, …), rounded", width=160),
         "lead_demand": st.column_config.NumberColumn("Lead demand", format="localized", help="Sum of the forecasts over the lead window", width=92),
         "safety_stock": st.column_config.NumberColumn("Safety", format="localized", help="Rounded; the sheet CSV has the exact value. " + (base.lines[0].safety_form if base.lines else ""), width=62),
@@ -107,7 +133,7 @@ st.data_editor(
 if counted:
     st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
-    st.caption(f"Safety stock: {base.lines[0].safety_form}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
+    st.caption(f"Safety stock: {base.lines[0].why_level}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
 
 nightly = batch_order_sheet(store, date, data=ds.folder)
 if nightly is not None:
@@ -126,7 +152,12 @@ if left.button("Confirm order", type="primary", key="confirm", width="stretch"):
             st.error(sentence)
     else:
         try:
-            done = confirm_sheet(sheet, final, reasons, client_token=token, ledger=ledger, names=names)
+            done = confirm_sheet(sheet, final, reasons, client_token=token, ledger=ledger, names=names, confirmed_by=default_user())
+            saved = st.session_state.setdefault(f"counted-{editor_key}", {})
+            for p, q in counted.items():  # each typed count once into the stock book (a changed count is a new entry)
+                if saved.get(p) != q:
+                    count_stock(ds, book, store, p, date, q, by=default_user(), reason="counted at close (Orders page)")
+                    saved[p] = q
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -182,3 +213,18 @@ else:
     st.dataframe(recent.drop("confirmation_id").with_columns(*when),
                  hide_index=True, width="stretch", column_config=labels)
 st.caption(f"Ledger: {ledger.path} (append-only; every confirmation is kept as a version).")
+
+st.subheader("After the fact")
+try:
+    outcome = after_the_fact(ds, ledger, store)
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+if outcome.is_empty():
+    st.caption("No confirmed order of this store has a known outcome yet: its lead window must lie in the sales data.")
+else:
+    st.caption("Per confirmed order: what was recommended, what the buyer chose and what demand turned out to be (lead window, "
+               "censored days left out). Bias = (forecast − actual) / actual; FVA = 1 − WAPE / WAPE of the reference.")
+    st.dataframe(fva_summary(outcome), hide_index=True, width="stretch", key="fva")
+    st.dataframe(outcome.select("order_date", "product", "recommended", "final", "reason", "forecast", "baseline", "buyer", "actual"),
+                 hide_index=True, width="stretch", key="fva_lines")

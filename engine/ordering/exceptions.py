@@ -62,8 +62,11 @@ def sheet_exceptions(sheet, final: dict | None = None, book=None, names: dict[in
                                  f"{name}: counted {c['counted_qty']:,.0f} where the book said {book_qty:,.0f} "
                                  f"({'missing' if gap > 0 else 'found'} {abs(gap):,.0f} units, by {c['entered_by']})",
                                  abs(gap) * price * STOCK_VALUE_SHARE))
-        if ln.product in final:
-            q = float(final[ln.product])
+        try:
+            q = float(str(final[ln.product]).replace(",", "")) if ln.product in final else None
+        except ValueError:
+            q = None  # not a number: the confirmation says so in its own sentence
+        if q is not None and q == q:
             if needs_reason(float(ln.recommended), q):
                 ratio = change_ratio(float(ln.recommended), q)
                 how = "from 0" if ratio == float("inf") else f"{(q - ln.recommended) / ln.recommended:+.0%}"
