@@ -157,3 +157,36 @@ def test_a_kill_while_saving_counts_loses_nothing_that_returned(tmp_path):
     counts = [int(c) for c in book.counts()["counted_qty"].to_list()]
     assert counts[: len(returned)] == returned and len(counts) - len(returned) in (0, 1)  # every count that returned is there
     assert counts == list(range(1, len(counts) + 1))
+
+
+def _cli(*args) -> dict:
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "engine", "stock", *args, "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_stock_cli_counts_receives_and_shows(demo, demo_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, data)
+    d = demo.end - dt.timedelta(days=3)
+    first = _cli("count", "--data", str(data), "--store", "44", "--product", "3", "--date", str(d), "--units", "9000", "--by", "ana",
+                 "--reason", "evening count")
+    assert (first["counted_qty"], first["entered_by"], first["reason"], first["book_qty"]) == (9000, "ana", "evening count", None)
+    OrderLedger(tmp_path / "data" / "state" / "ledger.sqlite").confirm(44, d, [{"product": 3, "recommended": 8000, "final": 8000}], "t")
+    late = _cli("receive", "--data", str(data), "--store", "44", "--product", "3", "--order-date", str(d),
+                "--date", str(d + dt.timedelta(days=3)), "--units", "7500")
+    assert late["received_qty"] == 7500 and late["entered_by"]  # default: the OS user
+    shown = _cli("show", "--data", str(data), "--store", "44", "--product", "3", "--date", str(d + dt.timedelta(days=2)))
+    pos = shown["position"]
+    expected = 9000.0
+    for k in (1, 2):
+        expected = max(0.0, expected - _sales(demo, d + dt.timedelta(days=k)))
+    assert pos["closing"] == pytest.approx(expected) and pos["closing_source"] == "book"
+    assert pos["in_transit"] == 7500 and pos["in_transit_source"] == "ledger"  # late: still on its way at d + 2
+    bad = subprocess.run([sys.executable, "-m", "engine", "stock", "count", "--data", str(data), "--store", "44", "--product", "3",
+                          "--units", "-2"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "enter a number of units (0 or more)" in bad.stderr
