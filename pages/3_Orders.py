@@ -3,6 +3,7 @@ into the stock book at the same time)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import polars as pl
@@ -29,6 +30,13 @@ st.caption("At close: type the real closing count where it differs (the recommen
 
 ds = require_dataset()
 store = pick_store(ds, key="store")
+if "date" not in st.session_state:  # e.g. /Orders?date=2017-03-30 (a bookmark of one close)
+    try:
+        asked = dt.date.fromisoformat(st.query_params.get("date", ""))
+    except ValueError:
+        asked = None
+    if asked is not None and ds.start <= asked <= ds.end:
+        st.session_state["date"] = asked
 date = st.sidebar.date_input("Business date (the close)", value=ds.end, min_value=ds.start, max_value=ds.end, key="date")
 if st.query_params.get("model") in MODEL_CHOICES and "model" not in st.session_state:
     st.session_state["model"] = st.query_params["model"]  # e.g. /Orders?model=weekday_mean4 (a bookmark)
@@ -84,9 +92,10 @@ st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%
 needs = sheet_exceptions(sheet, final, book, names)
 if needs.height:
     st.markdown(f"**Needs a human first** · {needs.height} line(s), most expensive first (expected cost: lost margin + holding)")
-    st.dataframe(needs.select("detail", "kind", "expected_cost"), hide_index=True, width="stretch", key="exceptions",
-                 column_config={"detail": st.column_config.TextColumn("What", width="large"), "kind": "Kind",
-                                "expected_cost": st.column_config.NumberColumn("Expected cost", format="%.2f")})
+    st.markdown("\n".join(f"{i}. **{r['expected_cost']:,.2f}** · {r['kind']} · {r['detail']}"
+                           for i, r in enumerate(needs.head(10).to_dicts(), 1)))
+    if needs.height > 10:
+        st.caption(f"… and {needs.height - 10} more (cheaper) line(s).")
 else:
     st.caption("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
                "no count is far from the book and no override breaks the 20 % rule.")
@@ -105,8 +114,8 @@ shown = table.with_columns(
     pl.Series("source", [f"{line.closing_source} / {line.in_transit_source}" + (" · censored" if line.censored else "")
                          for line in base.lines]),
 )
-columns = ["label", "closing_stock", "in_transit", "source", "forecast", "lead_demand", "safety_stock", "recommended",
-           "final", "change", "reason", "why"]
+columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
+           "final", "change", "reason", "source", "why"]
 st.data_editor(
     shown.select(columns).to_pandas(),
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
@@ -130,6 +139,15 @@ st.data_editor(
         "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
     },
 )
+from_book = [line for line in base.lines if line.closing_source in ("book", "counted")]
+from_ledger = [line for line in base.lines if "ledger" in line.in_transit_source and line.in_transit > 0]
+if from_book or from_ledger:
+    st.caption("Stock book: " + "; ".join(
+        part for part in (
+            ("closing stock from the book for " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.closing_stock:,.0f}"
+                                                             for x in from_book)) if from_book else "",
+            ("in transit from confirmed orders: " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.in_transit:,.0f}"
+                                                              for x in from_ledger)) if from_ledger else "") if part) + ".")
 if counted:
     st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
