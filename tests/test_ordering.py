@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 
 from engine.forecasting.quantiles import conformal_quantile
-from engine.inventory.quantile_policy import expected_shortage, holding_cost, level_for
+from engine.inventory.quantile_policy import expected_shortage, fenced, holding_cost, level_for
 from engine.ordering.close_forecast import close_quantiles
 from engine.ordering.sheet import OrderSheet, order_sheet, recommend_order
 
@@ -78,7 +79,10 @@ def test_the_sheet_orders_up_to_the_quantile_of_a_model_trained_up_to_the_close(
     sales = demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3) & (pl.col("Date") <= DATE)
                               & (pl.col("Date") > DATE - dt.timedelta(days=84)))
     mean = sales["Qty"].sum() / 84
-    totals = q.total_errors()
+    totals = fenced(q.total_errors())
+    raw = q.total_errors()
+    q1, q3 = np.quantile(raw, [0.25, 0.75])
+    assert totals.max() <= q3 + 3 * (q3 - q1) + 1e-9 and totals.min() >= q1 - 3 * (q3 - q1) - 1e-9
     assert expected_shortage(totals, conformal_quantile(totals, line.level)) <= 0.01 * mean
     lower = round(line.level - 0.005, 3)
     if lower >= 0.5:

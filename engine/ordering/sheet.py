@@ -17,7 +17,9 @@ For the close d (orders placed at 22:00, arriving before opening on d + L):
   where the level comes from the policy (``engine.inventory.quantile_policy.level_for``): the fill
   rate promised (``service-level:0.99``, default), a plain quantile (``quantile:0.95``) or the cost
   option (``cost[:carrying rate]``: newsvendor critical ratio of lost margin vs holding cost).
-  Safety stock = Q(level) − the point forecast. Each line says which quantile and why, in one sentence.
+  Safety stock = Q(level) − the point forecast. Q is ``LeadWindowQuantiles``' split-conformal quantile of the
+  lead-window total errors after one-off shocks are clipped to Tukey's far-out fence
+  (``engine.inventory.quantile_policy.fenced``). Each line says which quantile and why, in one sentence.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import numpy as np
 import polars as pl
 
 from engine.data.dataset import store_products
-from engine.inventory.quantile_policy import level_for, parse_policy
+from engine.forecasting.quantiles import conformal_quantile
+from engine.inventory.quantile_policy import fenced, level_for, parse_policy
 from engine.inventory.simulation import round_up, simulate_policy
 from engine.ordering.ledger import default_ledger_path
 from engine.ordering.stockbook import StockBook, censored_days, daily_sales, stock_position
@@ -198,8 +201,9 @@ def order_sheet(ds, store: int, date: dt.date | None = None, products: list[int]
             why = f"fixed safety stock of {value:,.0f} units on top of the forecast"
         else:
             span = [sales.get(date - dt.timedelta(days=k), 0.0) for k in range(DEMAND_DAYS)]
-            level, why = level_for(safety_stock, q.total_errors(), float(np.mean(span)), ds.price(p))
-            up_to = q.total_quantile(level)
+            errors = fenced(q.total_errors())  # one-off shocks clipped (see quantile_policy.fenced)
+            level, why = level_for(safety_stock, errors, float(np.mean(span)), ds.price(p))
+            up_to = max(0.0, q.point_total + conformal_quantile(errors, level))
             why = f"order up to P{level * 100:g} of the {L}-day demand ({up_to:,.0f} units): {why}"
         safety = max(0.0, up_to - q.point_total)
         est_closing, est_orders = estimate_position(ds, store, p, date, safety, pack)
