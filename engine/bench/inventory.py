@@ -42,6 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--test-end", type=dt.date.fromisoformat, default=dt.date(2017, 3, 31))
     parser.add_argument("--model", default="auto")
     parser.add_argument("--sheet", action="store_true", help="also time the order sheet of the store (all products), cold and warm")
+    parser.add_argument("--sheet-only", action="store_true", help="only time the order sheet of the store, cold and warm")
     parser.add_argument("--models-dir", default=None, help="keep the trained models here (a rerun reuses them; default: a temporary folder)")
     parser.add_argument("--months", default=None, metavar="YYYY-MM..YYYY-MM",
                         help="monthly mode: simulate each month with models trained before it (all products unless --products "
@@ -130,7 +131,22 @@ def _monthly(args, ds, models: str) -> list[dict]:
     return rows
 
 
+def _sheet_only(args, ds, models: str) -> list[dict]:
+    rows = []
+    for label in ("cold (trains the models up to the close)", "warm (the close's models on disk)"):
+        clear_cache()
+        t0, c0 = time.perf_counter(), time.process_time()
+        sheet = order_sheet(ds, args.store, None, model=args.model, models_dir=models, book=False)
+        rows.append({"call": label, "products": len(sheet.lines), "close": str(sheet.date), "wall_s": time.perf_counter() - t0,
+                     "cpu_s": time.process_time() - c0})
+    return rows
+
+
 def run(args) -> list[dict]:
+    if getattr(args, "sheet_only", False):
+        NOTES.clear()
+        with bench_data(args) as (folder, tmp):
+            return _sheet_only(args, load_dataset(folder), args.models_dir or f"{tmp}/models")
     if getattr(args, "months", None):
         NOTES.clear()
         args.products_given = args.products != "3,12,42"
