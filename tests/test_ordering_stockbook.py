@@ -190,3 +190,19 @@ def test_stock_cli_counts_receives_and_shows(demo, demo_dir, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "engine", "stock", "count", "--data", str(data), "--store", "44", "--product", "3",
                           "--units", "-2"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "enter a number of units (0 or more)" in bad.stderr
+
+
+def test_censored_sales_are_imputed_for_training(demo):
+    from engine.ordering.close_forecast import impute_censored
+
+    day = demo.end - dt.timedelta(days=3)
+    mine = (pl.col("Store_ID") == STORE) & (pl.col("Product_ID") == PRODUCT)
+    low = demo.sales.with_columns(pl.when(mine & (pl.col("Date") == day)).then(0).otherwise(pl.col("Qty")).alias("Qty"))
+    ds = __import__("dataclasses").replace(demo, sales=low)  # the shelf ran empty early: hardly anything sold
+    weeks = [_sales(ds, day - dt.timedelta(days=7 * k)) for k in range(1, 5)]
+    fixed = impute_censored(ds, STORE, PRODUCT, {day})
+    assert _sales(fixed, day) == pytest.approx(max(0.0, sum(weeks) / 4)) and _sales(fixed, day) > 0
+    others = fixed.sales.filter(~(mine & (pl.col("Date") == day)))
+    keys = ["Date", "Store_ID", "Product_ID"]
+    assert others.sort(keys).equals(ds.sales.filter(~(mine & (pl.col("Date") == day))).sort(keys))  # nothing else moves
+    assert impute_censored(ds, STORE, PRODUCT, set()) is ds

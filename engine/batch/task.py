@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from engine.ordering.close_forecast import quantiles_from_trained
+from engine.ordering.close_forecast import impute_censored, quantiles_from_trained
 from engine.ordering.sheet import default_book, order_sheet
 from engine.ordering.stockbook import censored_days
 from engine.batch.partitions import store_slice
@@ -115,12 +115,13 @@ def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
 
     if ds is None:
         ds = store_slice(settings.partitions, spec.store, spec.product)
-    series = Series(ds, spec.store, spec.product)
+    book = default_book(ds)
+    censored = censored_days(ds, book, spec.store, spec.product)
+    series = Series(impute_censored(ds, spec.store, spec.product, censored), spec.store, spec.product)  # as the order sheet trains
     horizons = tuple(range(1, series.lead_time + 1))
     # trained once, up to the close: the same models give the forecasts and the order (no second training)
     trained, chosen = train_models(settings.models, series, horizons, settings.date + dt.timedelta(days=1), settings.models_dir)
-    book = default_book(ds)
-    quantiles = quantiles_from_trained(series, trained, chosen, settings.date, censored_days(ds, book, spec.store, spec.product))
+    quantiles = quantiles_from_trained(series, trained, chosen, settings.date, censored)
     return {
         "metrics": _metrics_frame(spec, trained, chosen),
         "forecasts": _forecast_frame(spec, quantiles, settings.date, series),

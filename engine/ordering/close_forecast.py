@@ -38,10 +38,34 @@ def model_names(model: str | None) -> tuple[str, ...]:
     return (model,)
 
 
-def train_for_close(ds, store: int, product: int, date: dt.date, model: str = "auto", models_dir=None
+def impute_censored(ds, store: int, product: int, censored=()):
+    """The dataset with the sales of censored days (the shelf was empty: demand was at least the sales) replaced by
+    max(sales, mean of the 4 previous same weekdays that were not censored), so a stockout never teaches a model
+    that demand was low. Without censored days: ``ds`` itself."""
+    import dataclasses
+
+    days = sorted(set(censored))
+    if not days:
+        return ds
+    mine = (pl.col("Store_ID") == int(store)) & (pl.col("Product_ID") == int(product))
+    daily = ds.sales.filter(mine).group_by("Date").agg(pl.col("Qty").sum())
+    qty = dict(zip(daily["Date"].to_list(), daily["Qty"].fill_null(0.0).to_list()))
+    skip = set(days)
+    fixed = {}
+    for day in days:
+        past = [qty[d] for d in (day - dt.timedelta(days=7 * k) for k in range(1, 9)) if d in qty and d not in skip][:4]
+        fixed[day] = max(float(qty.get(day, 0.0)), float(np.mean(past)) if past else 0.0)
+    patch = pl.DataFrame({"Date": list(fixed), "_imputed": list(fixed.values())}, schema={"Date": ds.sales.schema["Date"], "_imputed": pl.Float64})
+    sales = ds.sales.join(patch, on="Date", how="left").with_columns(
+        pl.when(mine & pl.col("_imputed").is_not_null()).then(pl.col("_imputed").cast(ds.sales.schema["Qty"]))
+        .otherwise(pl.col("Qty")).alias("Qty")).drop("_imputed")
+    return dataclasses.replace(ds, sales=sales)
+
+
+def train_for_close(ds, store: int, product: int, date: dt.date, model: str = "auto", models_dir=None, censored=()
                     ) -> tuple[Series, dict[str, TrainedModel], str]:
-    """(series, trained models, chosen name) trained on every day up to and including ``date``."""
-    series = Series(store_view(ds, store), store, product)
+    """(series, trained models, chosen name) trained on every day up to and including ``date`` (censored days imputed)."""
+    series = Series(impute_censored(store_view(ds, store), store, product, censored), store, product)
     horizons = tuple(range(1, series.lead_time + 1))
     trained, chosen = train_models(model_names(model), series, horizons, date + dt.timedelta(days=1), models_dir)
     return series, trained, chosen
@@ -81,7 +105,7 @@ def close_quantiles(ds, store: int, product: int, date: dt.date, model: str = "a
     (series, trained, chosen) of ``train_for_close`` for this close, when the caller has them already."""
     if date > ds.end:
         raise ValueError(f"{date} is after the last day of data ({ds.end}); pick a close on or before it.")
-    series, models, chosen = trained if trained is not None else train_for_close(ds, store, product, date, model, models_dir)
+    series, models, chosen = trained if trained is not None else train_for_close(ds, store, product, date, model, models_dir, censored)
     return quantiles_from_trained(series, models, chosen, date, censored)
 
 
