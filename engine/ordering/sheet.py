@@ -215,7 +215,8 @@ def order_sheet(ds, store: int, date: dt.date | None = None, products: list[int]
         sheet.lines.append(OrderLine(
             store=int(store), product=p, date=date, lead_time=L, price=ds.price(p), pack_size=pack, closing_stock=closing,
             closing_source=source, in_transit=pos.in_transit, forecasts=point, safety_stock=safety,
-            safety_form=("weekday" if q._rows().sum() < len(q.errors) else "all weekdays") + f" calibration errors ({int(q._rows().sum())})",
+            safety_form=(f"{len(q.total_errors())} calibration errors ("
+                         + ("the close's weekday" if len(q.total_errors()) < len(q.errors) else "all weekdays") + ")"),
             recommended=qty, reason=reason, model=q.model, simulated_closing=est_closing, in_transit_source=pos.in_transit_source,
             level=level, order_up_to=up_to, why_level=why, censored=pos.censored or date in censored_days(ds, book, store, p),
             last_week=last_week, baseline=baseline))
