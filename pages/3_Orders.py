@@ -1,7 +1,9 @@
-"""Orders: at close, check the stock, adjust the recommended orders and confirm them into the ledger."""
+"""Orders: at close, check the stock, adjust the recommended orders and confirm them into the ledger (typed counts go
+into the stock book at the same time)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import polars as pl
@@ -9,24 +11,35 @@ import streamlit as st
 
 from engine.access.guard import allowed, refusal
 from engine.access.orders import confirm_orders
+from engine.access.stock import record_count
 from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
 from engine.ordering.ledger import OrderLedger, default_ledger_path
 from engine.ordering.confirmation import (CHANGE_LIMIT, confirmation_lines, confirmation_problems,
                                        confirmation_token, product_names, sheet_table)
+from engine.ordering.exceptions import sheet_exceptions
+from engine.ordering.fva import after_the_fact, fva_summary
 from engine.ordering.sheet import order_sheet
+from engine.ordering.stockbook import StockBook
 from ui_common import APP_TITLE, current_user, pick_store, require_dataset, store_label
 
 MODEL_CHOICES = ["auto", *CHEAP_MODELS]
 
 st.set_page_config(page_title=f"Orders · {APP_TITLE}", page_icon="🧾", layout="wide")
 st.title("Orders")
-st.caption("At close: type the real closing count where it differs (the recommendation follows it), change an order "
-           f"if you must (a change of more than {CHANGE_LIMIT:.0%} needs a short reason), then **Confirm**. "
-           "Each order arrives before opening, lead time days later.")
+st.caption("At close: type the real closing count where it differs (the recommendation follows it; Confirm saves it in the "
+           f"stock book), change an order if you must (a change of more than {CHANGE_LIMIT:.0%} needs a short reason), then "
+           "**Confirm**. Each order arrives before opening, lead time days later; the stock book receives it then.")
 
 ds = require_dataset()
 store = pick_store(ds, key="store")
+if "date" not in st.session_state:  # e.g. /Orders?date=2017-03-30 (a bookmark of one close)
+    try:
+        asked = dt.date.fromisoformat(st.query_params.get("date", ""))
+    except ValueError:
+        asked = None
+    if asked is not None and ds.start <= asked <= ds.end:
+        st.session_state["date"] = asked
 date = st.sidebar.date_input("Business date (the close)", value=ds.end, min_value=ds.start, max_value=ds.end, key="date")
 if st.query_params.get("model") in MODEL_CHOICES and "model" not in st.session_state:
     st.session_state["model"] = st.query_params["model"]  # e.g. /Orders?model=weekday_mean4 (a bookmark)
@@ -35,21 +48,28 @@ model = st.sidebar.selectbox("Forecast model", MODEL_CHOICES, key="model",
                                   "then reused); the others are quicker.")
 names = product_names(ds)
 ledger = OrderLedger(default_ledger_path(ds.folder))
+book = StockBook(ledger)
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time in a month the forecasting models are trained: that can take minutes)")
-def sheet_for(fingerprint: str, store: int, date, model: str):
+def book_stamp(store: int) -> tuple:
+    """Changes whenever a count, a receipt or a confirmation of the store is added (the cached sheet then recomputes)."""
+    return (book.counts(store).height, book.receipts(store).height, ledger.confirmations(store).height)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time for a close the forecasting models are trained up to it)")
+def sheet_for(fingerprint: str, store: int, date, model: str, stamp: tuple):
     return order_sheet(ds, store, date, model=model)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)  # a recount reuses the forecasts computed for the sheet: well under a second
-def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple):
+def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tuple, stamp: tuple):
     return order_sheet(ds, store, date, closing_stock=dict(counted), model=model)
 
 
 editor_key = f"sheet-{store}-{date}"
 try:
-    base = sheet_for(ds.fingerprint, store, date, model)
+    stamp = book_stamp(store)
+    base = sheet_for(ds.fingerprint, store, date, model, stamp)
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -62,7 +82,7 @@ counted = {p: float(c["closing_stock"]) for p, c in edited.items() if c.get("clo
 final = {p: c["final"] for p, c in edited.items() if c.get("final") is not None}
 reasons = {p: c["reason"] for p, c in edited.items() if c.get("reason")}
 try:
-    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items()))) if counted else base
+    sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items())), stamp) if counted else base
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
@@ -72,6 +92,16 @@ except ValueError:
     table = sheet_table(sheet, {}, reasons, names)
 
 st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
+needs = sheet_exceptions(sheet, final, book, names)
+if needs.height:
+    st.markdown(f"**Needs a human first** · {needs.height} line(s), most expensive first (expected cost: lost margin + holding)")
+    st.markdown("\n".join(f"{i}. **{r['expected_cost']:,.2f}** · {r['kind']} · {r['detail']}"
+                           for i, r in enumerate(needs.head(10).to_dicts(), 1)))
+    if needs.height > 10:
+        st.caption(f"… and {needs.height - 10} more (cheaper) line(s).")
+else:
+    st.caption("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
+               "no count is far from the book and no override breaks the 20 % rule.")
 lead = table.select(pl.col("^forecast_d\\d+$")).columns
 # The editor's source keeps the unedited values in the editable columns (simulated stock, the recommendation, no
 # reason): the editor layers the buyer's edits on top, and drops an edit that equals its source value.
@@ -84,9 +114,11 @@ shown = table.with_columns(
     pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
     pl.sum_horizontal(lead).round(0).alias("lead_demand"),
     pl.col("safety_stock").round(0),
+    pl.Series("source", [f"{line.closing_source} / {line.in_transit_source}" + (" · censored" if line.censored else "")
+                         for line in base.lines]),
 )
 columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
-           "final", "change", "reason", "why"]
+           "final", "change", "reason", "source", "why"]
 st.data_editor(
     shown.select(columns).to_pandas(),
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
@@ -94,8 +126,12 @@ st.data_editor(
     column_config={
         "label": st.column_config.TextColumn("Product", pinned=True, width=150),
         "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
-                                                       help="Pre-filled from the simulation; type the real count if it differs.", width=112),
+                                                       help="Pre-filled from the stock book (or estimated where nothing was counted yet); "
+                                                            "type the real count if it differs: Confirm saves it in the book.", width=112),
         "in_transit": st.column_config.NumberColumn("In transit", format="localized", help="Ordered earlier, arriving after this close", width=75),
+        "source": st.column_config.TextColumn("Stock from", help="closing stock / in transit: counted (today's count), book (last count "
+                                              "+ receipts − sales), ledger (confirmed orders) or estimated (a simulation: nothing "
+                                              "entered yet); censored = the shelf closed empty, demand unknown", width=120),
         "forecast": st.column_config.ListColumn("Forecast per day", help="Forecast demand for each day of the lead window (d+1, d+2, …), rounded", width=160),
         "lead_demand": st.column_config.NumberColumn("Lead demand", format="localized", help="Sum of the forecasts over the lead window", width=92),
         "safety_stock": st.column_config.NumberColumn("Safety", format="localized", help="Rounded; the sheet CSV has the exact value. " + (base.lines[0].safety_form if base.lines else ""), width=62),
@@ -106,10 +142,19 @@ st.data_editor(
         "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
     },
 )
+from_book = [line for line in base.lines if line.closing_source in ("book", "counted")]
+from_ledger = [line for line in base.lines if "ledger" in line.in_transit_source and line.in_transit > 0]
+if from_book or from_ledger:
+    st.caption("Stock book: " + "; ".join(
+        part for part in (
+            ("closing stock from the book for " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.closing_stock:,.0f}"
+                                                             for x in from_book)) if from_book else "",
+            ("in transit from confirmed orders: " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.in_transit:,.0f}"
+                                                              for x in from_ledger)) if from_ledger else "") if part) + ".")
 if counted:
     st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
-    st.caption(f"Safety stock: {base.lines[0].safety_form}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
+    st.caption(f"Safety stock: {base.lines[0].why_level}. Model: {base.lines[0].model}. Policy: {sheet.policy}.")
 
 nightly = batch_order_sheet(store, date, data=ds.folder)
 if nightly is not None:
@@ -133,6 +178,11 @@ elif left.button("Confirm order", type="primary", key="confirm", width="stretch"
     else:
         try:
             done = confirm_orders(user, sheet, final, reasons, client_token=token, ledger=ledger, names=names)
+            saved = st.session_state.setdefault(f"counted-{editor_key}", {})
+            for p, q in counted.items():  # each typed count once into the stock book (a changed count is a new entry)
+                if saved.get(p) != q:
+                    record_count(user, ds, book, store, p, date, q, reason="counted at close (Orders page)")
+                    saved[p] = q
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -188,3 +238,18 @@ else:
     st.dataframe(recent.drop("confirmation_id").with_columns(*when),
                  hide_index=True, width="stretch", column_config=labels)
 st.caption(f"Ledger: {ledger.path} (append-only; every confirmation is kept as a version).")
+
+st.subheader("After the fact")
+try:
+    outcome = after_the_fact(ds, ledger, store)
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+if outcome.is_empty():
+    st.caption("No confirmed order of this store has a known outcome yet: its lead window must lie in the sales data.")
+else:
+    st.caption("Per confirmed order: what was recommended, what the buyer chose and what demand turned out to be (lead window, "
+               "censored days left out). Bias = (forecast − actual) / actual; FVA = 1 − WAPE / WAPE of the reference.")
+    st.dataframe(fva_summary(outcome), hide_index=True, width="stretch", key="fva")
+    st.dataframe(outcome.select("order_date", "product", "recommended", "final", "reason", "forecast", "baseline", "buyer", "actual"),
+                 hide_index=True, width="stretch", key="fva_lines")

@@ -16,10 +16,12 @@ import pytest
 from engine.access.audit import audit_path, read_audit
 from engine.access.guard import ACTIONS, AccessDenied, allowed, refusal, require
 from engine.access.orders import confirm_orders
+from engine.access.stock import record_count
 from engine.access.roles import User, cli_user, load_roles, local_user, roles_path
 from engine.access.uploads import UPLOADED_BY, replace_data, uploads
 from engine.ordering.ledger import OrderLedger
 from engine.ordering.sheet import OrderLine, OrderSheet
+from engine.ordering.stockbook import StockBook
 from tests.helpers import GOOD, write_folder
 
 D = dt.date(2017, 3, 15)
@@ -198,6 +200,24 @@ def test_confirm_allowed_is_signed_with_the_email(tmp_path, user):
     assert done.version == 1 and [(line["product"], line["final"]) for line in done.lines] == [(3, 100.0), (12, 8.0)]
     assert _rows(path) == [(44, 1, user.email)]
     assert OrderLedger(path, read_only=True).history(44, D)["confirmed_by"].to_list() == [user.email, user.email]
+
+
+# ---------------------------------------------------------------------------------------------- stock counts
+@pytest.mark.parametrize("user, store", [(BUYER, 45), (EXEC, 44), (DATA, 44), (NOBODY, 44)], ids=["buyer-other-store", "executive", "data", "no-role"])
+def test_count_refused_writes_nothing(demo, tmp_path, user, store):
+    path = tmp_path / "ledger.sqlite"
+    with pytest.raises(AccessDenied) as err:
+        record_count(user, demo, StockBook(path), store, 3, D, 40)
+    assert str(err.value) == refusal(user, "count", store)
+    assert not path.exists()
+
+
+def test_count_allowed_is_signed_with_the_email(demo, tmp_path):
+    book = StockBook(tmp_path / "ledger.sqlite")
+    record_count(BUYER, demo, book, 44, 3, D, 40, reason="shelf count")
+    counts = book.counts(44, 3)
+    assert counts.height == 1 and counts["counted_qty"].to_list() == [40.0]
+    assert counts["entered_by"].to_list() == [BUYER.email]
 
 
 # ---------------------------------------------------------------------------------------------- upload data

@@ -63,9 +63,11 @@ def test_local_cluster_gives_the_single_process_numbers(runs, chain):
 
 
 def test_batch_numbers_are_the_engine_numbers(runs, chain):
-    """The forecasts are lead_window_forecasts' numbers and the order line is order_sheet's for the same model."""
+    """The forecasts come from the models trained up to the close, and the order line is order_sheet's for them."""
     from engine.data.dataset import load_dataset
-    from engine.forecasting import lead_window_forecasts
+    from engine.forecasting.series import Series
+    from engine.forecasting.training import train_models
+    from engine.ordering.close_forecast import quantiles_from_trained
     from engine.ordering.sheet import order_sheet
 
     _, cluster, _ = runs
@@ -85,14 +87,15 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
         assert rows["horizon"].to_list() == list(range(1, ds.lead_time(product) + 1))
         assert (rows["model"] == chosen).all()
         models = Path(cluster["out"]).parent / "models-cluster"
-        if chosen != "ensemble":
-            expected = lead_window_forecasts(ds, store, product, day, day, model=chosen, models_dir=models)
-            assert rows["forecast"].to_list() == pytest.approx(expected["forecast"].to_list())
         line = orders.filter((pl.col("store") == store) & (pl.col("product") == product))
         assert line.height == 1 and line["date"].item() == day
-        best_single = mine.filter(pl.col("model") != "ensemble").sort("validation_wape")["model"][0]
-        assert line["model"].item() == (chosen if chosen != "ensemble" else best_single)
-        sheet = order_sheet(ds, store, day, products=[product], model=line["model"].item(), models_dir=models)
+        assert line["model"].item() == chosen  # the ensemble too: the sheet takes the quantiles, not a model name
+        series = Series(ds, store, product)
+        trained, again = train_models(MODELS.split(","), series, tuple(range(1, series.lead_time + 1)), day + dt.timedelta(days=1), models)
+        assert again == chosen and all(t.reused for t in trained.values() if t.name != "ensemble")  # trained once, by the batch
+        quantiles = quantiles_from_trained(series, trained, chosen, day)
+        assert rows["forecast"].to_list() == pytest.approx(list(quantiles.point))
+        sheet = order_sheet(ds, store, day, products=[product], forecasts={product: quantiles})
         assert line.drop("store", "date").to_dicts() == sheet.to_frame().to_dicts()
         assert line["recommended"].item() == sheet.lines[0].recommended >= 0
 
@@ -207,16 +210,9 @@ def test_an_unreachable_scheduler_is_a_sentence(chain, tmp_path):
                   models_dir=tmp_path / "m")
 
 
-def test_order_model_and_selection_parsing():
-    from types import SimpleNamespace as NS
-
+def test_selection_parsing():
     from engine.batch.plan import parse_ids
-    from engine.batch.task import order_model
 
-    trained = {"weekday_mean4": NS(cv=NS(score=0.31)), "gboost": NS(cv=NS(score=0.22)), "holt_winters": NS(cv=NS(score=float("nan"))),
-               "ensemble": NS(cv=NS(score=0.20))}
-    assert order_model(trained, "ensemble") == "gboost"  # order_sheet takes one model: the best single one
-    assert order_model(trained, "weekday_mean4") == "weekday_mean4"
     assert parse_ids("all", "stores") is None and parse_ids(None, "stores") is None
     assert parse_ids("44, 45", "stores") == [44, 45]
     with pytest.raises(ValueError, match="--products must be 'all' or ids"):

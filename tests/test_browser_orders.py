@@ -86,3 +86,43 @@ def test_edit_confirm_then_restart_reads_the_order_back(fresh_data):
         path = screenshot(page, "orders_after_restart")
         assert path.stat().st_size > 20_000
     assert products[:2] == [first.product, second.product]
+
+
+def test_a_count_and_an_order_tonight_are_in_the_book_and_in_transit_the_next_evening(fresh_data):
+    import datetime as dt
+
+    import polars as pl
+
+    from engine.ordering.sheet import order_sheet
+    from engine.ordering.stockbook import StockBook
+
+    ds = load_dataset(fresh_data)
+    names = product_names(ds)
+    day = ds.end - dt.timedelta(days=1)
+    with streamlit_app(fresh_data) as url, chromium_page(width=1500, height=2600) as page:
+        page.goto(f"{url}/Orders?model={MODEL}&date={day}")
+        wait_until_idle(page, timeout=300_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        sheet = order_sheet(ds, 44, day, model=MODEL)
+        second = sheet.lines[1]
+        counted = page.get_by_text(f"Counted closing stock used for 1 product(s): {second.product} · {names[second.product]} = 99,999")
+        _type_into(page, 1, "closing_stock", "99999", until=lambda: counted.count() == 1)
+        page.get_by_role("button", name="Confirm order").click()
+        wait_until_idle(page)
+        page.get_by_text(f"Confirmed version 1 for store 44, date {day}").wait_for()
+    counts = StockBook(default_ledger_path(fresh_data)).counts(44)
+    assert counts.select("product_id", "count_date", "counted_qty").rows() == [(second.product, day, 99_999.0)]
+    ordered = {r["product_id"]: r["final_qty"] for r in OrderLedger(default_ledger_path(fresh_data)).latest(44, day).to_dicts()}
+    sold = ds.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == second.product) & (pl.col("Date") == ds.end))["Qty"].sum()
+    on_its_way = next(x for x in sheet.lines if ds.lead_time(x.product) == 2 and ordered[x.product] > 0)
+
+    # the next evening, a new session: the count is the book, tonight's order is on its way
+    with streamlit_app(fresh_data) as url, chromium_page(width=1500, height=2600) as page:
+        page.goto(f"{url}/Orders?model={MODEL}&date={ds.end}")
+        wait_until_idle(page, timeout=300_000)
+        book_line = page.get_by_text("Stock book: closing stock from the book for")
+        book_line.wait_for()
+        text = book_line.inner_text()
+        assert f"{second.product} · {names[second.product]} {99_999 - sold:,.0f}" in text
+        assert f"{on_its_way.product} · {names[on_its_way.product]} {ordered[on_its_way.product]:,.0f}" in text.split("in transit")[1]
+        screenshot(page, "orders_next_evening")

@@ -14,7 +14,9 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from engine.ordering.sheet import order_sheet
+from engine.ordering.close_forecast import impute_censored, quantiles_from_trained
+from engine.ordering.sheet import default_book, order_sheet
+from engine.ordering.stockbook import censored_days
 from engine.batch.partitions import store_slice
 from engine.forecasting.series import Series
 from engine.forecasting.training import train_models
@@ -27,7 +29,7 @@ RESULT_FILES = ("forecasts", "metrics", "order")
 @dataclass(frozen=True)
 class TaskSettings:
     models: tuple[str, ...]
-    date: dt.date  # the close: train on days before it, forecast date+1..date+LeadTime from it
+    date: dt.date  # the close: train on every day up to it, forecast date+1..date+LeadTime from it
     safety_stock: str
     models_dir: str
     results_dir: str
@@ -81,43 +83,29 @@ def _metrics_frame(spec, trained: dict, chosen: str):
     return pl.DataFrame(rows)
 
 
-def _forecast_frame(spec, series, fitted, chosen: str, date: dt.date):
-    """The lead window at the close: horizons 1..LeadTime from origin ``date`` (as lead_window_forecasts computes it)."""
-    import numpy as np
+def _forecast_frame(spec, quantiles, date: dt.date, series):
+    """The lead window at the close: horizons 1..LeadTime from origin ``date`` (the order sheet's own forecast)."""
     import polars as pl
 
-    horizons = list(range(1, series.lead_time + 1))
-    values = np.clip(np.nan_to_num(fitted.predict(series, [date]), nan=0.0), 0.0, None)
     n = len(series.qty)
     rows = []
-    for j, h in enumerate(horizons):
+    for j, value in enumerate(quantiles.point):
+        h = j + 1
         ti = series.index(date) + h
-        rows.append((spec.store, spec.product, date, h, date + dt.timedelta(days=h), float(values[0, j]),
-                     float(series.qty[ti]) if ti < n else None, chosen))
+        rows.append((spec.store, spec.product, date, h, date + dt.timedelta(days=h), float(value),
+                     float(series.qty[ti]) if ti < n else None, quantiles.model))
     return pl.DataFrame(rows, schema={"store": pl.Int32, "product": pl.Int32, "order_date": pl.Date, "horizon": pl.Int32,
                                       "target_date": pl.Date, "forecast": pl.Float64, "actual": pl.Float64, "model": pl.String},
                         orient="row")
 
 
-def order_model(trained: dict, chosen: str) -> str:
-    """The model the ordering engine uses: the chosen one, or the best single model when an ensemble won
-    (``order_sheet`` takes one model name)."""
-    if chosen != "ensemble":
-        return chosen
-    import math
-
-    singles = {n: t.cv.score for n, t in trained.items() if n != "ensemble"}
-    return min(singles, key=lambda n: singles[n] if math.isfinite(singles[n]) else math.inf)
-
-
-def _order_frame(ds, spec, settings: TaskSettings, model: str):
-    """The order line of this series from the ordering engine (``order_sheet``), as a one-row frame
-    with the sheet's store and date added."""
+def _order_frame(ds, spec, settings: TaskSettings, quantiles, book):
+    """The order line of this series from the ordering engine (``order_sheet`` fed with the quantiles of the models
+    this task just trained), as a one-row frame with the sheet's store and date added."""
     import polars as pl
 
-
     sheet = order_sheet(ds, spec.store, settings.date, products=[spec.product], safety_stock=settings.safety_stock,
-                        model=model, models_dir=settings.models_dir)
+                        forecasts={spec.product: quantiles}, book=book if book is not None else False)
     return sheet.to_frame().with_columns(pl.lit(sheet.store, dtype=pl.Int64).alias("store"), pl.lit(sheet.date, dtype=pl.Date).alias("date"))
 
 
@@ -127,13 +115,17 @@ def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
 
     if ds is None:
         ds = store_slice(settings.partitions, spec.store, spec.product)
-    series = Series(ds, spec.store, spec.product)
+    book = default_book(ds)
+    censored = censored_days(ds, book, spec.store, spec.product)
+    series = Series(impute_censored(ds, spec.store, spec.product, censored), spec.store, spec.product)  # as the order sheet trains
     horizons = tuple(range(1, series.lead_time + 1))
-    trained, chosen = train_models(settings.models, series, horizons, settings.date, settings.models_dir)
+    # trained once, up to the close: the same models give the forecasts and the order (no second training)
+    trained, chosen = train_models(settings.models, series, horizons, settings.date + dt.timedelta(days=1), settings.models_dir)
+    quantiles = quantiles_from_trained(series, trained, chosen, settings.date, censored)
     return {
         "metrics": _metrics_frame(spec, trained, chosen),
-        "forecasts": _forecast_frame(spec, series, trained[chosen].model, chosen, settings.date),
-        "order": _order_frame(ds, spec, settings, order_model(trained, chosen)),
+        "forecasts": _forecast_frame(spec, quantiles, settings.date, series),
+        "order": _order_frame(ds, spec, settings, quantiles, book),
     }
 
 

@@ -42,9 +42,116 @@ def add_arguments(parser) -> None:
     parser.add_argument("--test-end", type=dt.date.fromisoformat, default=dt.date(2017, 3, 31))
     parser.add_argument("--model", default="auto")
     parser.add_argument("--sheet", action="store_true", help="also time the order sheet of the store (all products), cold and warm")
+    parser.add_argument("--sheet-only", action="store_true", help="only time the order sheet of the store, cold and warm")
+    parser.add_argument("--models-dir", default=None, help="keep the trained models here (a rerun reuses them; default: a temporary folder)")
+    parser.add_argument("--months", default=None, metavar="YYYY-MM..YYYY-MM",
+                        help="monthly mode: simulate each month with models trained before it (all products unless --products "
+                             "is given), the close-trained quantile policy beside the hindsight minimum and the seed's constant rule")
+
+
+def _months(text: str) -> list[tuple[dt.date, dt.date]]:
+    first, _, last = text.partition("..")
+    try:
+        a, b = dt.date.fromisoformat(first.strip() + "-01"), dt.date.fromisoformat((last or first).strip() + "-01")
+    except ValueError:
+        raise ValueError(f"--months must be YYYY-MM..YYYY-MM (e.g. 2016-07..2016-12), not {text!r}.") from None
+    out = []
+    while a <= b:
+        nxt = (a + dt.timedelta(days=32)).replace(day=1)
+        out.append((a, nxt - dt.timedelta(days=1)))
+        a = nxt
+    return out
+
+
+MONTHLY = [
+    ("service level 99% (fill-rate quantile, no hindsight)", "new", "service-level:0.99"),
+    ("quantile 99% (cycle service level, no hindsight)", "new", "quantile:0.99"),
+    ("hindsight minimum, constant (seed pilot: uses the future)", "hindsight", "min-zero-loss"),
+    ("seed rule: constant service level 99% (model 112+ days old)", "seed", "service-level:0.99"),
+]
+
+
+def _monthly(args, ds, models: str) -> list[dict]:
+    from engine.data.dataset import store_products
+    from engine.inventory.evaluate import simulate_product
+    from engine.inventory.kpis import ratio
+    from engine.inventory.quantile_policy import evaluate_quantile_policy, quantile_window
+    from engine.inventory.safety import make_plan
+
+    products = store_products(ds, args.store, [int(p) for p in args.products.split(",")] if args.products_given else None)
+    acc: dict = {}  # (policy, product) -> sums
+    t0 = time.perf_counter()
+    for start, end in _months(args.months):
+        for name, kind, spec in MONTHLY:
+            if kind == "new":
+                result = evaluate_quantile_policy(ds, args.store, products, start, end, spec, args.model, models)
+                items = result.products
+            elif kind == "hindsight":
+                items = []
+                for p in products:
+                    lw = quantile_window(ds, args.store, p, start, end, args.model, models)[0]
+                    items.append(simulate_product(ds, lw, make_plan(lw, spec, "constant")))
+            else:
+                items = evaluate_policy(ds, args.store, products, start, end, spec, form="constant", model=args.model, models_dir=models).products
+            for item in items:
+                a = acc.setdefault((name, item.product), {"sold": 0.0, "demand": 0.0, "value": 0.0, "bound_value": 0.0, "qty": 0.0,
+                                                          "bound_qty": 0.0, "levels": []})
+                a["sold"] += item.kpis["sold_qty"]
+                a["demand"] += item.kpis["demand_qty"]
+                a["value"] += item.kpis["avg_inventory_value"] * item.kpis["days"]
+                a["bound_value"] += item.bound["avg_inventory_value"] * item.bound["days"]
+                a["qty"] += item.kpis["avg_stock_qty"] * item.kpis["days"]
+                a["bound_qty"] += item.bound["avg_stock_qty"] * item.bound["days"]
+                if item.plan.level is not None:
+                    a["levels"].append(item.plan.level)
+        NOTES.append(f"{start:%Y-%m} done after {time.perf_counter() - t0:.0f} s")
+    rows = []
+    for name, _, _ in MONTHLY:
+        keys = [k for k in acc if k[0] == name]
+        for _, product in keys:
+            a = acc[(name, product)]
+            rows.append({"policy": name, "product": str(product), "fill_rate": a["sold"] / a["demand"] if a["demand"] else 1.0,
+                         "lost_share": 1 - a["sold"] / a["demand"] if a["demand"] else 0.0,
+                         "ratio_to_bound": ratio(a["qty"], a["bound_qty"]),
+                         "quantile_level": (sum(a["levels"]) / len(a["levels"])) if a["levels"] else None})
+        tot = {k: sum(acc[key][k] for key in keys) for k in ("sold", "demand", "value", "bound_value")}
+        rows.append({"policy": name, "product": "total (by value)", "fill_rate": tot["sold"] / tot["demand"] if tot["demand"] else 1.0,
+                     "lost_share": 1 - tot["sold"] / tot["demand"] if tot["demand"] else 0.0,
+                     "ratio_to_bound": ratio(tot["value"], tot["bound_value"]), "quantile_level": None})
+    NOTES.append(f"store {args.store}, products {', '.join(map(str, products))}, months {args.months}, model {args.model}: "
+                 f"{time.perf_counter() - t0:.0f} s in all (including model training)")
+    NOTES.append("ratio_to_bound = average stock / the perfect-foresight average stock over all months (per product: units; total: "
+                 "inventory value). Targets for the 99 % policy: fill >= 99 %, <= 1.8x overall, <= 2.0x every product")
+    new = [r for r in rows if r["policy"] == MONTHLY[0][0]]
+    total = new[-1]
+    worst = max((r["ratio_to_bound"] or 0.0) for r in new[:-1]) if len(new) > 1 else 0.0
+    NOTES.append(f"{MONTHLY[0][0]}: fill {total['fill_rate']:.2%} ({'met' if total['fill_rate'] >= 0.99 else 'NOT met'}), "
+                 f"{total['ratio_to_bound']:.2f}x overall ({'met' if total['ratio_to_bound'] <= 1.8 else 'NOT met'}), "
+                 f"worst product {worst:.2f}x ({'met' if worst <= 2.0 else 'NOT met'})")
+    return rows
+
+
+def _sheet_only(args, ds, models: str) -> list[dict]:
+    rows = []
+    for label in ("cold (trains the models up to the close)", "warm (the close's models on disk)"):
+        clear_cache()
+        t0, c0 = time.perf_counter(), time.process_time()
+        sheet = order_sheet(ds, args.store, None, model=args.model, models_dir=models, book=False)
+        rows.append({"call": label, "products": len(sheet.lines), "close": str(sheet.date), "wall_s": time.perf_counter() - t0,
+                     "cpu_s": time.process_time() - c0})
+    return rows
 
 
 def run(args) -> list[dict]:
+    if getattr(args, "sheet_only", False):
+        NOTES.clear()
+        with bench_data(args) as (folder, tmp):
+            return _sheet_only(args, load_dataset(folder), args.models_dir or f"{tmp}/models")
+    if getattr(args, "months", None):
+        NOTES.clear()
+        args.products_given = args.products != "3,12,42"
+        with bench_data(args) as (folder, tmp):
+            return _monthly(args, load_dataset(folder), args.models_dir or f"{tmp}/models")
 
     rows = []
     NOTES.clear()

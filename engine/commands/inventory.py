@@ -60,8 +60,10 @@ def _orders(args) -> int:
 
     print(f"order sheet of store {sheet.store} at the close of {sheet.date} (orders placed at 22:00), safety stock {sheet.policy}")
     print(format_table([{"product": ln.product, "lead_time": ln.lead_time, "closing_stock": ln.closing_stock, "source": ln.closing_source,
-                         "in_transit": ln.in_transit, "forecast": sum(ln.forecasts), "safety_stock": ln.safety_stock,
-                         "recommended": ln.recommended, "reason": ln.reason} for ln in sheet.lines]))
+                         "in_transit": ln.in_transit, "transit_source": ln.in_transit_source, "forecast": sum(ln.forecasts),
+                         "safety_stock": ln.safety_stock, "recommended": ln.recommended, "reason": ln.reason} for ln in sheet.lines]))
+    for ln in sheet.lines:
+        print(f"product {ln.product}: {ln.why_level} (model {ln.model}){' — CENSORED: the shelf closed empty' if ln.censored else ''}")
     return 0
 
 
@@ -70,7 +72,8 @@ def _common(p, products_default: str | None) -> None:
     p.add_argument("--store", type=int, default=44)
     p.add_argument("--products", default=products_default, help="product ids, comma-separated (default: " + (products_default or "every product the store sells") + ")")
     p.add_argument("--safety-stock", default="service-level:0.99",
-                   help="min-zero-loss (hindsight: uses the future), service-level[:0.99] or a number of units")
+                   help="inventory: min-zero-loss (hindsight: uses the future), service-level[:0.99] or a number of units; "
+                        "orders: service-level[:0.99] (fill rate promised), quantile:Q, cost[:yearly carrying rate] or units")
     p.add_argument("--form", default="best", choices=["constant", "proportional", "weekday", "best"],
                    help="safety stock form; best = compare them (on validation days for the service level)")
     p.add_argument("--pack-size", type=int, default=1, help="round orders up to whole packs of this many units")

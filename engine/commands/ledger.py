@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+
+import polars as pl
 from engine.commands._output import print_json
 from engine.ordering.ledger import OrderLedger, default_ledger_path
 from engine.commands._output import format_table
@@ -34,7 +36,32 @@ def _pairs(values: list[str] | None, what: str) -> dict[int, float]:
     return out
 
 
+def _fva(args) -> int:
+    from engine.ordering.fva import after_the_fact, fva_summary
+
+    ds = load_dataset(args.data or data_dir())
+    ledger = OrderLedger(args.ledger or default_ledger_path(ds.folder), read_only=True)
+    orders = after_the_fact(ds, ledger, args.store)
+    summary = fva_summary(orders)
+    if args.json:
+        print_json({"ledger": str(ledger.path), "summary": summary.to_dicts(),
+                    "orders": orders.with_columns(pl.col("order_date").cast(pl.String)).to_dicts()})
+        return 0
+    if orders.is_empty():
+        print(f"No confirmed order in {ledger.path} has a known outcome yet (its lead window must lie in the sales data, "
+              f"with no censored day); confirm orders on the Orders page first.")
+        return 0
+    print(f"{orders.height} confirmed order line(s) with a known outcome: bias = (forecast - actual) / actual, "
+          f"FVA = 1 - WAPE / WAPE of the reference (positive = better)")
+    print(format_table(summary.to_dicts()))
+    if args.lines:
+        print(format_table(orders.drop("store").to_dicts()))
+    return 0
+
+
 def _ledger(args) -> int:
+    if getattr(args, "action", None) == "fva":
+        return _fva(args)
 
     ledger = OrderLedger(args.ledger or default_ledger_path(args.data))
     date = _date(args.date) if args.date else None
@@ -53,8 +80,6 @@ def _ledger(args) -> int:
         print(f"No confirmed orders{where} in {ledger.path}.")
         return 0
     print(f"{ledger.path}: {history.select('store_id', 'order_date', 'version').unique().height} confirmation(s), newest first")
-    import polars as pl
-
     shown = history.drop("confirmation_id").with_columns(pl.col("reason", "confirmed_by").fill_null(""))
     print(format_table(shown.to_dicts()))
     return 0
@@ -94,6 +119,10 @@ def register(sub) -> None:
     p.add_argument("--date", default=None, help="business date YYYY-MM-DD")
     p.add_argument("--csv", action="store_true", help="print the history as CSV")
     p.add_argument("--json", action="store_true")
+    p.add_argument("action", nargs="?", choices=["fva"], default=None,
+                   help="fva: after the fact, per confirmed order: recommended vs chosen vs actual demand; bias and forecast value "
+                        "added of the model, the weekday mean and the buyer")
+    p.add_argument("--lines", action="store_true", help="fva: also print every order line")
     p.set_defaults(func=_ledger)
 
     c = sub.add_parser("confirm", help="confirm the order sheet of a store and date into the ledger (a new version each time)")

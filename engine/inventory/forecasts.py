@@ -25,9 +25,46 @@ import polars as pl
 from engine.forecasting import lead_window_forecasts
 
 VALIDATION_DAYS = 112  # 16 weeks of order days before the warm-up
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 256
-_LOCK = threading.Lock()  # the page's sessions run in threads
+
+
+class FingerprintCache:
+    """A small LRU cache whose keys start with the data's content fingerprint (``ds.fingerprint``), never with
+    ``id(ds)``: a freed Dataset's id can be reused by another one and would return its stale result. A dataset
+    without a fingerprint (built in memory) is not cached. Thread-safe (the page's sessions run in threads)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(ds, *rest) -> tuple | None:
+        fingerprint = getattr(ds, "fingerprint", "")
+        return (fingerprint, *rest) if fingerprint else None
+
+    def get(self, key):
+        if key is None:
+            return None
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value):
+        if key is not None:
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = FingerprintCache(256)
 
 
 @dataclass
@@ -77,26 +114,18 @@ def _from_frame(frame: pl.DataFrame, store: int, product: int, lead_time: int, f
     return LeadWindow(int(store), int(product), L, str(frame["model"][0]), dates, demand, forecasts, actuals, dates.index(first_day))
 
 
-_VIEWS: OrderedDict = OrderedDict()
-
-
 def store_view(ds, store: int):
     """The dataset with only this store's sales rows (features of one store's series do not depend on the
     other stores' sales; customer counts come from the orders table). Building a series from it is
     about 3x faster. Falls back to ``ds`` when the store's sales do not span the same days."""
     import dataclasses
 
-    key = (id(ds), ds.fingerprint, int(store))
-    with _LOCK:
-        if key in _VIEWS:
-            return _VIEWS[key]
+    key = FingerprintCache.key(ds, "view", int(store))
+    if (hit := _CACHE.get(key)) is not None:
+        return hit
     view = dataclasses.replace(ds, sales=ds.sales.filter(pl.col("Store_ID") == int(store)))
     view = view if view.sales.height and (view.start, view.end) == (ds.start, ds.end) else ds
-    with _LOCK:
-        _VIEWS[key] = view
-        while len(_VIEWS) > 4:
-            _VIEWS.popitem(last=False)
-    return view
+    return _CACHE.put(key, view)
 
 
 def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None) -> LeadWindow:
@@ -109,11 +138,9 @@ def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, mode
         raise ValueError(f"product {product} is not in the products table; pick one of {', '.join(map(str, ds.product_ids))}.")
     L = ds.lead_time(int(product))
     v0 = start - dt.timedelta(days=L + 1 + VALIDATION_DAYS)
-    key = (ds.fingerprint, ds.folder, id(ds), int(store), int(product), start, end, model, str(models_dir))
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    key = FingerprintCache.key(ds, "lead_window", str(ds.folder), int(store), int(product), start, end, model, str(models_dir))
+    if (hit := _CACHE.get(key)) is not None:
+        return hit
     try:
         frame = lead_window_forecasts(store_view(ds, store), store, product, v0, end, model=model, models_dir=models_dir)
     except ValueError as exc:
@@ -121,15 +148,8 @@ def lead_window(ds, store: int, product: int, start: dt.date, end: dt.date, mode
             raise ValueError(f"the window starting {start} leaves too little history for a forecast plus {VALIDATION_DAYS} validation "
                              f"days (data starts {ds.start}); pick a start about a year after the first day of data.") from None
         raise
-    value = _from_frame(frame, store, product, L, start)
-    with _LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+    return _CACHE.put(key, _from_frame(frame, store, product, L, start))
 
 
 def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-        _VIEWS.clear()
+    _CACHE.clear()

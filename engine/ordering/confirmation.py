@@ -155,7 +155,11 @@ def confirm_sheet(sheet, final: dict | None = None, reasons: dict | None = None,
     ledger = ledger if ledger is not None else OrderLedger()
     if isinstance(ledger, (str, Path)):
         ledger = OrderLedger(ledger)
-    version = ledger.confirm(sheet.store, sheet.date, lines, client_token or new_client_token(), confirmed_by=confirmed_by)
+    by_product = {line.product: line for line in sheet.lines}
+    kept = [{**x, "lead_time": by_product[x["product"]].lead_time, "model": by_product[x["product"]].model,
+             "forecast": float(sum(by_product[x["product"]].forecasts)), "baseline": getattr(by_product[x["product"]], "baseline", None)}
+            for x in lines]  # the sheet's forecasts are kept beside the lines (the after-the-fact report reads them)
+    version = ledger.confirm(sheet.store, sheet.date, kept, client_token or new_client_token(), confirmed_by=confirmed_by)
     return Confirmation(int(sheet.store), sheet.date, version, lines, str(ledger.path))
 
 

@@ -1,6 +1,7 @@
 """The order ledger: every confirmed order, append-only, in a SQLite file beside the data.
 
-One file, ``state_dir(data)/ledger.sqlite``, in WAL mode with ``synchronous=FULL``: a
+One file, ``state_dir(data)/ledger.sqlite``, in WAL mode (the stock book's counts and receipts,
+``engine.ordering.stockbook``, live in the same file under the same rules) with ``synchronous=FULL``: a
 confirmation that returned is on disk and survives a crash of the app (or of the machine);
 one that was interrupted before its commit leaves no trace.
 
@@ -55,6 +56,40 @@ CREATE TABLE IF NOT EXISTS order_lines (
   PRIMARY KEY (confirmation_id, product_id)
 );
 CREATE INDEX IF NOT EXISTS order_lines_store_date ON order_lines(store_id, order_date, version);
+CREATE TABLE IF NOT EXISTS stock_counts (
+  entry_id TEXT PRIMARY KEY,
+  store_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  count_date TEXT NOT NULL,
+  counted_qty REAL NOT NULL,
+  book_qty REAL,
+  shrinkage REAL,
+  entered_at TEXT NOT NULL,
+  entered_by TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS stock_counts_series ON stock_counts(store_id, product_id, count_date);
+CREATE TABLE IF NOT EXISTS stock_receipts (
+  entry_id TEXT PRIMARY KEY,
+  store_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  order_date TEXT,
+  received_date TEXT NOT NULL,
+  received_qty REAL NOT NULL,
+  entered_at TEXT NOT NULL,
+  entered_by TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS stock_receipts_series ON stock_receipts(store_id, product_id, order_date);
+CREATE TABLE IF NOT EXISTS order_forecasts (
+  confirmation_id TEXT NOT NULL REFERENCES confirmations,
+  product_id INTEGER NOT NULL,
+  lead_time INTEGER NOT NULL,
+  model TEXT,
+  forecast_total REAL NOT NULL,
+  baseline_total REAL,
+  PRIMARY KEY (confirmation_id, product_id)
+);
 """
 
 
@@ -75,7 +110,9 @@ _TRIGGERS = _guards(
     "confirmations",
     "confirmation_id = NEW.confirmation_id OR client_token = NEW.client_token "
     "OR (store_id = NEW.store_id AND order_date = NEW.order_date AND version = NEW.version)",
-) + _guards("order_lines", "confirmation_id = NEW.confirmation_id AND product_id = NEW.product_id")
+) + _guards("order_lines", "confirmation_id = NEW.confirmation_id AND product_id = NEW.product_id") \
+  + _guards("stock_counts", "entry_id = NEW.entry_id") + _guards("stock_receipts", "entry_id = NEW.entry_id") \
+  + _guards("order_forecasts", "confirmation_id = NEW.confirmation_id AND product_id = NEW.product_id")
 
 HISTORY_COLUMNS = ["store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty", "reason",
                    "confirmed_at", "confirmed_by", "confirmation_id"]
@@ -134,6 +171,19 @@ def _clean_lines(lines) -> list[tuple[int, float, float, str | None]]:
         out.append((product, recommended, final, reason))
     if not out:
         raise ValueError("The confirmation has no order lines; there is nothing to confirm.")
+    return out
+
+
+def _forecast_rows(lines) -> list[tuple]:
+    """(product, lead time, model, forecast total, baseline total) of the lines that carry a forecast."""
+    out = []
+    for line in lines:
+        f = line.get("forecast") if isinstance(line, dict) else None
+        if f is None or not math.isfinite(float(f)) or not line.get("lead_time"):
+            continue
+        b = line.get("baseline")
+        out.append((int(line["product"]), int(line["lead_time"]), line.get("model"), float(f),
+                    float(b) if b is not None and math.isfinite(float(b)) else None))
     return out
 
 
@@ -281,6 +331,10 @@ class OrderLedger:
                 con.executemany("INSERT INTO order_lines (confirmation_id, store_id, order_date, version, product_id, recommended_qty, "
                                 "final_qty, reason, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 [(confirmation_id, store, date.isoformat(), version, p, rec, fin, why, now) for p, rec, fin, why in rows])
+                forecasts = _forecast_rows(lines)
+                if forecasts:  # what the sheet forecast for the lead window, kept for the after-the-fact report
+                    con.executemany("INSERT INTO order_forecasts (confirmation_id, product_id, lead_time, model, forecast_total, "
+                                    "baseline_total) VALUES (?, ?, ?, ?, ?, ?)", [(confirmation_id, *f) for f in forecasts])
                 con.execute("COMMIT")
             except BaseException:
                 if con.in_transaction:
@@ -336,6 +390,22 @@ class OrderLedger:
     def history_csv(self, store: int | None = None, date=None) -> str:
         """The history as CSV text (the page's download, ``ledger --csv``)."""
         return self.history(store, date).write_csv()
+
+    def forecasts(self, store: int | None = None) -> pl.DataFrame:
+        """The forecasts kept with confirmed lines: store_id, order_date, version, product_id, lead_time, model,
+        forecast_total, baseline_total (empty for a ledger written before they were kept)."""
+        where, params = self._where(store, None)
+        schema = {"store_id": pl.Int64, "order_date": pl.Date, "version": pl.Int64, "product_id": pl.Int64, "lead_time": pl.Int64,
+                  "model": pl.String, "forecast_total": pl.Float64, "baseline_total": pl.Float64}
+        try:
+            rows = self._query("SELECT c.store_id, c.order_date, c.version, f.product_id, f.lead_time, f.model, f.forecast_total, "
+                               f"f.baseline_total FROM order_forecasts f JOIN confirmations c USING (confirmation_id){where}", params)
+        except ValueError as exc:
+            if "no such table" in str(exc):
+                rows = []
+            else:
+                raise
+        return _frame(rows, list(schema), schema)
 
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` ('ok' when the file is sound)."""
