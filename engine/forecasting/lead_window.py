@@ -17,7 +17,7 @@ import polars as pl
 
 from engine.data.dataset import Dataset
 from engine.forecasting.backtest import MIN_TRAIN_DAYS
-from engine.forecasting.models import CHEAP_MODELS, model_class
+from engine.forecasting.models import AUTO_MODELS, model_class
 from engine.forecasting.quantiles import LeadWindowQuantiles
 from engine.forecasting.series import Series, same_weekday_lags
 from engine.forecasting.training import TrainedModel, train_models
@@ -73,7 +73,7 @@ def train_for_close(ds: Dataset, store: int, product: int, close: dt.date, model
     """The chosen model trained on every day up to ``close`` (and every candidate), reused from the store when saved."""
     series = series or Series(ds, store, product)
     if model in (None, "auto"):
-        names = CHEAP_MODELS
+        names = AUTO_MODELS
     else:
         model_class(model)
         names = (model,)
@@ -106,3 +106,13 @@ def forecast_lead_window(ds: Dataset, store: int, product: int, close: dt.date, 
     explanation = explain(series, close, point) if explain else simple_explanation(series, close, point, horizons, fitted.name)
     return LeadWindowQuantiles(store=int(store), product=int(product), origin=close, lead_time=series.lead_time,
                                model=fitted.name, point=point, errors=errors, error_weekdays=weekdays, explanation=explanation)
+
+
+TABLE_LEVELS = (0.01, 0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+def next_days_table(q: LeadWindowQuantiles, levels=TABLE_LEVELS) -> pl.DataFrame:
+    """One row per day d+1 .. d+L and one for the total: day, forecast, P1 .. P99 (the page's table and band)."""
+    cols = {f"P{round(lv * 100)}": [*q.day_quantiles(lv), q.total_quantile(lv)] for lv in levels}
+    days = [str(q.origin + dt.timedelta(days=h + 1)) for h in range(q.lead_time)]
+    return pl.DataFrame({"day": [*days, "total"], "forecast": [*map(float, q.point), q.point_total], **cols})

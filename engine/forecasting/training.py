@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.forecasting.backtest import CrossValidation, best_ensemble, cross_validate
+from engine.forecasting.backtest import CrossValidation, best_ensemble, cross_validate, ensemble_wins
 from engine.forecasting.metrics import seasonal_naive_scale
 from engine.forecasting.models import model_class
 from engine.forecasting.models.base import Forecaster, Progress
@@ -85,7 +85,7 @@ def train_models(names, series: Series, horizons, train_end: dt.date, models_dir
     if ensemble and len(trained) >= 2:
         scale = seasonal_naive_scale(series.before(train_end).qty)
         ens = best_ensemble({n: t.cv for n, t in trained.items()}, scale)
-        if ens is not None and _rank(ens.score) < _rank(trained[chosen].cv.score):
+        if ens is not None and ensemble_wins(ens, [trained[m].cv for m in ens.params["members"]]):
             members = [trained[m].model for m in ens.params["members"]]
             trained["ensemble"] = TrainedModel("ensemble", Ensemble(members), ens, 0.0, 0.0, all(trained[m].reused for m in ens.params["members"]))
             chosen = "ensemble"
