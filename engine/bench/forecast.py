@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--months", type=int, default=6, help="how many of the last whole months are test windows")
     parser.add_argument("--models", default="auto", help="'auto' (cheap + pooled), 'all' (adds LSTM and CNN) or a list")
     parser.add_argument("--no-peers", action="store_true", help="skip the statsforecast peers")
-    parser.add_argument("--per-product", action="store_true", help="one row per product and model instead of per model")
+    parser.add_argument("--overall-only", action="store_true", help="only the rows averaged over products (no per-product rows)")
 
 
 def run(args) -> list[dict]:
@@ -56,11 +56,8 @@ def run(args) -> list[dict]:
             f"P{round(c['level'] * 100)} coverage {c['coverage']:.1%} pinball/mean {c['scaled_pinball']:.4f}" for c in ev.coverage_summary())
         + " (targets: P90 87-93%, P99 97.5-100%)",
     ])
-    if args.per_product:
-        t = ev.table()
-        import polars as pl
-
-        return (t.group_by("product", "model").agg(pl.col("wape").mean(), pl.col("rmse").mean(), pl.col("mase").mean(),
-                                                   pl.col("bias").mean()).sort("product", "wape").to_dicts())
-    return [{"model": r["model"], "wape": r["wape"], "rmse": r["rmse"], "mase": r["mase"], "bias": r["bias"], "n": r["n"]}
-            for r in ev.summary()]
+    rows = [{"product": "all", "model": r["model"], "wape": r["wape"], "rmse": r["rmse"], "mase": r["mase"], "bias": r["bias"],
+             "windows": r["n"]} for r in ev.summary()]
+    if not args.overall_only:
+        rows += ev.per_product()
+    return rows

@@ -78,6 +78,12 @@ class Evaluation:
         return (t.group_by("model").agg(pl.col("wape").mean(), pl.col("rmse").mean(), pl.col("mase").mean(), pl.col("bias").mean(),
                                          pl.len().alias("n")).sort("wape").to_dicts())
 
+    def per_product(self) -> list[dict]:
+        """Per product and model: the metrics averaged over the windows."""
+        t = self.table()
+        return (t.group_by("product", "model").agg(pl.col("wape").mean(), pl.col("rmse").mean(), pl.col("mase").mean(),
+                                                   pl.col("bias").mean(), pl.len().alias("windows")).sort("product", "wape").to_dicts())
+
     def coverage_summary(self) -> list[dict]:
         c = pl.DataFrame(self.coverage)
         return (c.group_by("level").agg((pl.col("covered").sum() / pl.col("n").sum()).alias("coverage"),

@@ -208,7 +208,7 @@ class PooledBoosting(Forecaster):
         history = int(self.params.get("history_days", 3 * 365))
         for s in stores:
             pan = panel(ds, s)
-            for p, q in pan.qty.items():
+            for p, q in sorted(pan.qty.items()):  # a fixed row order: bagging draws rows by position
                 last = cutoff_index - 1 - horizon  # the target day must lie before the cut-off
                 first = max(MIN_HISTORY, last - history)
                 if last < first:
