@@ -23,7 +23,7 @@ import polars as pl
 
 from engine.data.dataset import Dataset
 from engine.forecasting.backtest import predict_window
-from engine.forecasting.lead_window import calibration_errors
+from engine.forecasting.lead_window import calibration_errors, rescale_errors
 from engine.forecasting.metrics import rmse, seasonal_naive_scale, wape
 from engine.forecasting.models import REFERENCE_BASELINE, parse_models
 from engine.forecasting.quantiles import LEVELS, LeadWindowQuantiles
@@ -155,14 +155,14 @@ def _evaluate_models(ev, ds, store, products, windows, names, models_dir, progre
 
 def _coverage(ev: Evaluation, series: Series, fitted, preds: pl.DataFrame, window, product: int) -> None:
     L = series.lead_time
-    errors, weekdays, _ = calibration_errors(fitted.cv.predictions, range(1, L + 1))
+    errors, weekdays, origins = calibration_errors(fitted.cv.predictions, range(1, L + 1))
     closes = _origins_for_totals(window, L)
     wide = preds.pivot(on="horizon", index="origin", values="forecast").sort("origin")
     fc = {r["origin"]: [r[str(h)] for h in range(1, L + 1)] for r in wide.iter_rows(named=True)}
     totals, qs = [], {lv: [] for lv in LEVELS}
     for d in closes:
         point = np.array(fc[d], dtype=float)
-        q = LeadWindowQuantiles(series.store, product, d, L, fitted.name, point, errors, weekdays)
+        q = LeadWindowQuantiles(series.store, product, d, L, fitted.name, point, rescale_errors(errors, origins, series, d), weekdays)
         ti = series.index(d)
         totals.append(float(series.qty[ti + 1: ti + L + 1].sum()))
         for lv in LEVELS:
