@@ -68,3 +68,22 @@ def test_calibration_errors_keep_only_complete_origins():
 def test_a_close_after_the_data_is_one_sentence(demo, tmp_path):
     with pytest.raises(ValueError, match="after the last day of data"):
         forecast_lead_window(demo, 44, 3, demo.end + dt.timedelta(days=1), models_dir=tmp_path)
+
+
+def test_errors_are_rescaled_to_the_level_at_the_close(demo):
+    from engine.forecasting.lead_window import rescale_errors
+
+    series = Series(demo, 44, 3)
+    close = demo.end - dt.timedelta(days=3)
+    origins = [close - dt.timedelta(days=200), close - dt.timedelta(days=30)]
+    errors = np.array([[10.0, -4.0], [2.0, 6.0]])
+    sales = (pl.DataFrame({"Date": pl.date_range(demo.start, demo.end, "1d", eager=True)})
+             .join(demo.sales.filter((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3)).select("Date", "Qty"), on="Date", how="left")
+             .with_columns(pl.col("Qty").fill_null(0.0)))
+
+    def level(day):
+        return sales.filter(pl.col("Date").is_between(day - dt.timedelta(days=27), day))["Qty"].mean()
+
+    out = rescale_errors(errors, origins, series, close)
+    for row, o in zip(range(2), origins):
+        np.testing.assert_allclose(out[row], errors[row] * level(close) / level(o))

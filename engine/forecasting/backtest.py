@@ -204,13 +204,27 @@ def best_ensemble(cvs: dict[str, CrossValidation], scale: float) -> CrossValidat
     return min(options, key=lambda c: c.score) if options else None
 
 
-ENSEMBLE_MARGIN = 0.01  # an ensemble must beat its best member's selection WAPE by 1 % (relative) to be chosen
+ENSEMBLE_MARGIN = 0.03  # an ensemble must beat its best member's selection WAPE by 3 % (relative) ...
+ENSEMBLE_FOLD_SHARE = 0.75  # ... and be better on at least 3 folds in 4: a win on one holiday fold is noise
+
+
+def fold_wapes(cv: CrossValidation) -> dict[int, float]:
+    """WAPE of each selection fold."""
+    p = cv.predictions.drop_nulls(["actual", "forecast"])
+    g = p.group_by("fold").agg(((pl.col("actual") - pl.col("forecast")).abs().sum() / pl.col("actual").abs().sum()).alias("w"))
+    return dict(zip(g["fold"].to_list(), g["w"].to_list()))
 
 
 def ensemble_wins(ens: CrossValidation, members: list[CrossValidation]) -> bool:
-    """True when the ensemble is better than every member on the selection windows, by the margin."""
-    best = min(m.score for m in members)
-    return math.isfinite(ens.score) and math.isfinite(best) and ens.score < best * (1 - ENSEMBLE_MARGIN)
+    """True when the ensemble beats its best member on the selection windows: by ``ENSEMBLE_MARGIN`` on the
+    weighted WAPE and on at least ``ENSEMBLE_FOLD_SHARE`` of the folds. (On the six 2016 months of the real
+    store-44 data a 1 % margin alone let 10 ensembles in of 42 choices; they cost a mean regret of 6 %.)"""
+    best = min(members, key=lambda m: m.score if math.isfinite(m.score) else math.inf)
+    if not (math.isfinite(ens.score) and math.isfinite(best.score) and ens.score < best.score * (1 - ENSEMBLE_MARGIN)):
+        return False
+    e, b = fold_wapes(ens), fold_wapes(best)
+    shared = [k for k in e if k in b and math.isfinite(e[k]) and math.isfinite(b[k])]
+    return bool(shared) and sum(e[k] < b[k] for k in shared) >= ENSEMBLE_FOLD_SHARE * len(shared)
 
 
 def json_key(params: dict) -> str:

@@ -104,9 +104,14 @@ def _origins_for_totals(window: tuple[dt.date, dt.date], lead: int) -> list[dt.d
     return [first - dt.timedelta(days=1) + dt.timedelta(days=i) for i in range(max(n, 0))]
 
 
-def evaluate(ds: Dataset, store: int, products=None, windows=None, models="auto", models_dir=None, peers: bool = True,
+def evaluate(ds: Dataset, store: int, products=None, windows=None, models="auto", models_dir=None, peers=PEERS,
              progress=None) -> Evaluation:
-    """Rolling evaluation (see the module docstring); ``models_dir`` None: fitted models go to a temporary folder."""
+    """Rolling evaluation (see the module docstring); ``models_dir`` None: fitted models go to a temporary folder;
+    ``peers``: the statsforecast peers to run (True = all, False or () = none)."""
+    peers = PEERS if peers is True else tuple(peers or ())
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        raise ValueError(f"unknown peer {unknown[0]!r}; choose from {', '.join(PEERS)}.")
     products = [int(p) for p in (products or sorted(ds.sales.filter(pl.col("Store_ID") == store)["Product_ID"].unique()))]
     windows = windows or monthly_windows(ds)
     names = parse_models(models)
@@ -115,7 +120,7 @@ def evaluate(ds: Dataset, store: int, products=None, windows=None, models="auto"
         _evaluate_models(ev, ds, store, products, windows, names, models_dir if models_dir is not None else tmp, progress)
     if peers:
         t0 = time.perf_counter()
-        for row in statsforecast_peers(ds, store, products, windows):
+        for row in statsforecast_peers(ds, store, products, windows, peers):
             ev.rows.append(row)
         ev.seconds["peers"] = time.perf_counter() - t0
     return ev
@@ -174,8 +179,11 @@ def _coverage(ev: Evaluation, series: Series, fitted, preds: pl.DataFrame, windo
                             "n": len(totals), "pinball": pinball(totals, qv, lv), "mean_total": float(np.mean(totals))})
 
 
-def statsforecast_peers(ds: Dataset, store: int, products, windows) -> list[dict]:
-    """AutoETS, MSTL (7 + 365) and AutoTheta forecasts of every window day at h = LeadTime, one fit per window."""
+def statsforecast_peers(ds: Dataset, store: int, products, windows, models=PEERS) -> list[dict]:
+    """AutoETS, MSTL (7 + 365) and AutoTheta forecasts of every window day at h = LeadTime, one fit per window.
+
+    MSTL re-runs its yearly STL decomposition at every rolled origin (about 20 s of CPU per series and
+    month), so it is by far the slowest peer; ``models`` picks a subset."""
     import os
 
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
@@ -191,13 +199,15 @@ def statsforecast_peers(ds: Dataset, store: int, products, windows) -> list[dict
             n_days = (last - first).days + 1
             cut = series.index(last) + 1
             df = pd.DataFrame({"unique_id": f"{store}/{product}", "ds": pd.to_datetime(series.dates[:cut]), "y": series.qty[:cut]})
-            sf = StatsForecast(models=[AutoETS(season_length=7), MSTL(season_length=[7, 365]), AutoTheta(season_length=7)], freq="D", n_jobs=1)
+            make = {"AutoETS": lambda: AutoETS(season_length=7), "MSTL": lambda: MSTL(season_length=[7, 365]),
+                    "AutoTheta": lambda: AutoTheta(season_length=7)}
+            sf = StatsForecast(models=[make[m]() for m in models], freq="D", n_jobs=1)
             cv = sf.cross_validation(df=df, h=L, step_size=1, n_windows=n_days, refit=False)
             cv = pl.from_pandas(cv.reset_index() if "unique_id" not in cv.columns else cv)
             cv = cv.with_columns(pl.col("ds").cast(pl.Date), pl.col("cutoff").cast(pl.Date))
             cv = cv.filter((pl.col("ds") - pl.col("cutoff")).dt.total_days() == L)
             scale = seasonal_naive_scale(series.before(first).qty)
-            for name in PEERS:
+            for name in models:
                 col = name if name in cv.columns else next(c for c in cv.columns if c.startswith(name))
                 m = point_metrics(cv["y"].to_numpy(), np.clip(cv[col].to_numpy(), 0, None), scale)
                 rows.append({"product": product, "window": str(first)[:7], "model": f"sf_{name}", **m, "chosen": False})
