@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.forecasting import lead_window_forecasts, run_forecast
+from engine.forecasting import AUTO_MODELS, lead_window_forecasts, run_forecast
 from engine.forecasting.backtest import folds
 
 CHEAP = "weekday_mean4,seasonal_naive,gboost"
@@ -76,7 +76,7 @@ def test_lead_window_forecasts_shape_and_values(demo, tmp_path):
     assert out["horizon"].to_list()[:4] == [1, 2, 1, 2]
     assert (out["target_date"] - out["order_date"]).dt.total_days().to_list() == out["horizon"].cast(pl.Int64).to_list()
     assert out["forecast"].min() >= 0
-    assert out["model"].n_unique() == 1 and out["model"][0] in ("last_value", "seasonal_naive", "weekday_mean4", "holt_winters", "gboost", "ensemble")
+    assert out["model"].n_unique() == 1 and out["model"][0] in (*AUTO_MODELS, "ensemble")
     past = out.filter(pl.col("target_date") > demo.end)
     assert past.height == 3 and past["actual"].null_count() == 3
     known = out.filter(pl.col("target_date") <= demo.end).join(

@@ -5,8 +5,8 @@ inventory) and ``run_forecast`` (backtest of several models on a test window: th
 Heavy libraries (scikit-learn, statsmodels, tensorflow) are imported inside the models' ``fit``.
 """
 
-from engine.forecasting.models import ALL_MODELS, CHEAP_MODELS, NEURAL_MODELS, REFERENCE_BASELINE, parse_models
+from engine.forecasting.models import ALL_MODELS, AUTO_MODELS, CHEAP_MODELS, NEURAL_MODELS, REFERENCE_BASELINE, parse_models
 from engine.forecasting.results import ForecastResult, lead_window_forecasts, run_forecast
 
-__all__ = ["ALL_MODELS", "CHEAP_MODELS", "NEURAL_MODELS", "REFERENCE_BASELINE", "ForecastResult", "lead_window_forecasts",
+__all__ = ["ALL_MODELS", "AUTO_MODELS", "CHEAP_MODELS", "NEURAL_MODELS", "REFERENCE_BASELINE", "ForecastResult", "lead_window_forecasts",
            "parse_models", "run_forecast"]

@@ -17,7 +17,7 @@ import polars as pl
 from engine.data.dataset import Dataset
 from engine.forecasting.backtest import MIN_TRAIN_DAYS, N_FOLDS, FOLD_DAYS, predict_window
 from engine.forecasting.metrics import all_metrics, seasonal_naive_scale
-from engine.forecasting.models import CHEAP_MODELS, model_class, parse_models
+from engine.forecasting.models import AUTO_MODELS, model_class, parse_models
 from engine.forecasting.models.base import Progress
 from engine.forecasting.series import Series
 from engine.forecasting.training import train_models
@@ -137,7 +137,7 @@ def lead_window_forecasts(ds: Dataset, store: int, product: int, start: dt.date,
     if end > ds.end:
         raise ValueError(f"order days after the last day of data ({ds.end}) cannot be forecast; pick an end on or before it.")
     if model in (None, "auto"):
-        names = CHEAP_MODELS
+        names = AUTO_MODELS
     else:
         model_class(model)
         names = (model,)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from engine.data.storage import state_dir
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: selection folds spread over the year, recency-weighted score
 
 
 def default_models_dir(ds) -> Path:

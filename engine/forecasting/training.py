@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.forecasting.backtest import CrossValidation, best_ensemble, cross_validate
+from engine.forecasting.backtest import CrossValidation, best_ensemble, cross_validate, ensemble_wins
 from engine.forecasting.metrics import seasonal_naive_scale
 from engine.forecasting.models import model_class
 from engine.forecasting.models.base import Forecaster, Progress
@@ -76,17 +76,25 @@ def _rank(score: float) -> float:
     return score if math.isfinite(score) else math.inf
 
 
+def choose(cvs: dict[str, CrossValidation], scale: float, ensemble: bool = True) -> tuple[str, CrossValidation | None]:
+    """(the chosen name, the ensemble's CV when it is chosen): the single model with the lowest selection score,
+    unless the mean of the top 2 or 3 beats every one of its members by ``ENSEMBLE_MARGIN`` on the same windows."""
+    chosen = min(cvs, key=lambda n: _rank(cvs[n].score))
+    if ensemble and len(cvs) >= 2:
+        ens = best_ensemble(cvs, scale)
+        if ens is not None and ensemble_wins(ens, [cvs[m] for m in ens.params["members"]]):
+            return "ensemble", ens
+    return chosen, None
+
+
 def train_models(names, series: Series, horizons, train_end: dt.date, models_dir=None, progress: Progress | None = None,
                  ensemble: bool = True) -> tuple[dict[str, TrainedModel], str]:
-    """Train every named model; returns (trained by name, the chosen name by CV WAPE, 'ensemble' if it wins)."""
+    """Train every named model; returns (trained by name, the chosen name: see ``choose``)."""
     store = ModelStore(models_dir if models_dir is not None else default_models_dir(series.ds))
     trained = {n: train_model(n, series, horizons, train_end, store, progress) for n in names}
-    chosen = min(trained, key=lambda n: _rank(trained[n].cv.score))
-    if ensemble and len(trained) >= 2:
-        scale = seasonal_naive_scale(series.before(train_end).qty)
-        ens = best_ensemble({n: t.cv for n, t in trained.items()}, scale)
-        if ens is not None and _rank(ens.score) < _rank(trained[chosen].cv.score):
-            members = [trained[m].model for m in ens.params["members"]]
-            trained["ensemble"] = TrainedModel("ensemble", Ensemble(members), ens, 0.0, 0.0, all(trained[m].reused for m in ens.params["members"]))
-            chosen = "ensemble"
+    scale = seasonal_naive_scale(series.before(train_end).qty)
+    chosen, ens = choose({n: t.cv for n, t in trained.items()}, scale, ensemble)
+    if ens is not None:
+        members = [trained[m].model for m in ens.params["members"]]
+        trained["ensemble"] = TrainedModel("ensemble", Ensemble(members), ens, 0.0, 0.0, all(trained[m].reused for m in ens.params["members"]))
     return trained, chosen
