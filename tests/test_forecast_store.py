@@ -53,3 +53,16 @@ def test_a_broken_saved_model_is_retrained_not_fatal(demo, tmp_path):
     (first.path / "model.pkl").write_bytes(b"not a pickle")
     again = train_model("seasonal_naive", Series(demo, 44, 3), (2,), start, ModelStore(tmp_path))
     assert not again.reused and again.cv.score == first.cv.score
+
+
+def test_saved_lists_every_saved_models_metadata_and_skips_unfinished_ones(tmp_path):
+    store = ModelStore(tmp_path / "models")
+    assert store.saved() == []  # no folder yet: nothing, and nothing created
+    assert not (tmp_path / "models").exists()
+    store.save("a", {"weights": [1]}, {"store": 44, "product": 3, "model": "weekday_mean4"})
+    store.save("b", {"weights": [2]}, {"store": 44, "product": 12, "model": "pooled_lgbm"})
+    (tmp_path / "models" / ".c.tmp-1").mkdir()
+    (tmp_path / "models" / ".c.tmp-1" / "meta.json").write_text('{"store": 45}')  # a save in progress
+    (tmp_path / "models" / "broken").mkdir()
+    (tmp_path / "models" / "broken" / "meta.json").write_text("{not json")
+    assert [(m["store"], m["product"], m["model"]) for m in store.saved()] == [(44, 3, "weekday_mean4"), (44, 12, "pooled_lgbm")]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 from engine.data.schema import HOLIDAYS, TABLES
+from engine.forecasting.store import ModelStore
 from engine.ordering.ledger import OrderLedger
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -598,17 +599,11 @@ def _summaries(ds, fr: _Frames) -> list[Document]:
 
 
 def _forecast_documents(ds, state: Path) -> list[Document]:
-    models_dir = state / "models"
-    if not models_dir.is_dir():
-        return []
     groups: dict[tuple, list[dict]] = {}
-    for meta_path in sorted(models_dir.glob("*/meta.json")):
-        if meta_path.parent.name.startswith("."):
-            continue
+    for meta in ModelStore(state / "models").saved():
         try:
-            meta = json.loads(meta_path.read_text())
             key = (int(meta["store"]), int(meta["product"]), str(meta["train_end"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             continue
         groups.setdefault(key, []).append(meta)
     docs = []

@@ -14,6 +14,7 @@ import pickle
 import shutil
 import time
 from pathlib import Path
+
 from engine.data.storage import state_dir
 
 MODEL_VERSION = 2  # 2: selection folds spread over the year, recency-weighted score
@@ -50,6 +51,21 @@ class ModelStore:
             return model, meta
         except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None
+
+    def saved(self) -> list[dict]:
+        """The metadata of every saved model (folder order; unreadable or half-written ones left out).
+        The one reader of ``meta.json`` besides ``load``: the Ask documents list models through it."""
+        out = []
+        for meta_path in sorted(self.folder.glob("*/meta.json")) if self.folder.is_dir() else []:
+            if meta_path.parent.name.startswith("."):
+                continue  # a save in progress
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict):
+                out.append(meta)
+        return out
 
     def save(self, key: str, model, meta: dict) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
