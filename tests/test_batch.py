@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import polars as pl
@@ -38,8 +40,18 @@ def runs(chain):
     root = chain.parent.parent
     single = run_batch(chain, stores=STORES, products=PRODUCTS, models=MODELS, workers=0, out=root / "single", models_dir=root / "models-single")
     seen = []
-    cluster = run_batch(chain, stores=STORES, products=PRODUCTS, models=MODELS, workers=2, out=root / "cluster",
-                        models_dir=root / "models-cluster", progress=lambda done, total, failed, status: seen.append((done, total, failed, status)))
+    # as under Streamlit (the Nightly batch page, AppTest), __main__ is a page script that must not run in the workers
+    page = root / "a_page.py"
+    page.write_text("raise RuntimeError('a page script ran inside a Dask worker')\n")
+    as_page = types.ModuleType("__main__")
+    as_page.__file__ = str(page)
+    real_main = sys.modules["__main__"]
+    sys.modules["__main__"] = as_page
+    try:
+        cluster = run_batch(chain, stores=STORES, products=PRODUCTS, models=MODELS, workers=2, out=root / "cluster",
+                            models_dir=root / "models-cluster", progress=lambda done, total, failed, status: seen.append((done, total, failed, status)))
+    finally:
+        sys.modules["__main__"] = real_main
     return single, cluster, seen
 
 

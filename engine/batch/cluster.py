@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
+import types
 
 from engine.batch.task import one_thread_env
 
@@ -34,7 +36,7 @@ def dask_client(scheduler: str | None = None, workers: int = 2):
     if workers < 1:
         raise ValueError(f"--workers must be at least 1 (got {workers}); use 0 only to run in this process without Dask.")
     env = one_thread_env()
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **env}}):
+    with _plain_main(), dask.config.set({"distributed.nanny.pre-spawn-environ": {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **env}}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR, env=env)
     try:
@@ -45,3 +47,20 @@ def dask_client(scheduler: str | None = None, workers: int = 2):
             client.close()
     finally:
         cluster.close()
+
+
+@contextlib.contextmanager
+def _plain_main():
+    """Start worker processes without re-running the caller's ``__main__`` script.
+
+    Spawned processes import the parent's ``__main__`` file before anything else. Under Streamlit
+    (the Nightly batch page, and AppTest) ``__main__`` is the page script itself, so each worker
+    would run the page and die ("Nanny failed to start"). The workers need nothing from it.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
