@@ -16,10 +16,11 @@ from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
 from engine.ordering.ledger import OrderLedger, default_ledger_path
 from engine.ordering.confirmation import (CHANGE_LIMIT, confirmation_lines, confirmation_problems,
-                                       confirmation_token, product_names, sheet_table)
+                                       confirmation_token, product_names)
 from engine.ordering.exceptions import sheet_exceptions
 from engine.ordering.fva import after_the_fact, fva_summary
 from engine.ordering.sheet import order_sheet
+from engine.ordering.sheet_view import EDITABLE, EDITOR_COLUMNS, buyer_edits, editor_frame, sheet_frame, stock_book_sentence
 from engine.ordering.stockbook import StockBook
 from ui_common import APP_TITLE, current_user, pick_store, require_dataset, store_label
 
@@ -76,21 +77,12 @@ except (ValueError, KeyError) as exc:
 products = [line.product for line in base.lines]
 
 # The buyer's edits so far (kept per store and date): the real count wins, so the sheet is recomputed with it.
-edited = {products[int(i)]: change for i, change in st.session_state.get(editor_key, {}).get("edited_rows", {}).items()
-          if int(i) < len(products)}
-counted = {p: float(c["closing_stock"]) for p, c in edited.items() if c.get("closing_stock") is not None}
-final = {p: c["final"] for p, c in edited.items() if c.get("final") is not None}
-reasons = {p: c["reason"] for p, c in edited.items() if c.get("reason")}
+counted, final, reasons = buyer_edits(st.session_state.get(editor_key, {}).get("edited_rows", {}), products)
 try:
     sheet = recounted_sheet(ds.fingerprint, store, date, model, tuple(sorted(counted.items())), stamp) if counted else base
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
-try:
-    table = sheet_table(sheet, final, reasons, names)
-except ValueError:
-    table = sheet_table(sheet, {}, reasons, names)
-
 st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
 needs = sheet_exceptions(sheet, final, book, names)
 if needs.height:
@@ -102,27 +94,11 @@ if needs.height:
 else:
     st.caption("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
                "no count is far from the book and no override breaks the 20 % rule.")
-lead = table.select(pl.col("^forecast_d\\d+$")).columns
-# The editor's source keeps the unedited values in the editable columns (simulated stock, the recommendation, no
-# reason): the editor layers the buyer's edits on top, and drops an edit that equals its source value.
-shown = table.with_columns(
-    pl.Series("closing_stock", [float(line.closing_stock) for line in base.lines]),
-    pl.col("recommended").cast(pl.Float64).alias("final"),
-    pl.lit("").alias("reason"),
-    (pl.col("change") * 100).round(0),
-    pl.format("{} · {}", "product", "name").alias("label"),
-    pl.Series("forecast", [[f"{x:,.0f}" for x in line.forecasts] for line in sheet.lines], dtype=pl.List(pl.String)),
-    pl.sum_horizontal(lead).round(0).alias("lead_demand"),
-    pl.col("safety_stock").round(0),
-    pl.Series("source", [f"{line.closing_source} / {line.in_transit_source}" + (" · censored" if line.censored else "")
-                         for line in base.lines]),
-)
-columns = ["label", "closing_stock", "in_transit", "forecast", "lead_demand", "safety_stock", "recommended",
-           "final", "change", "reason", "source", "why"]
+columns = EDITOR_COLUMNS
 st.data_editor(
-    shown.select(columns).to_pandas(),
+    editor_frame(base, sheet, final, reasons, names).to_pandas(),
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
-    disabled=[c for c in columns if c not in ("closing_stock", "final", "reason")],
+    disabled=[c for c in columns if c not in EDITABLE],
     column_config={
         "label": st.column_config.TextColumn("Product", pinned=True, width=150),
         "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
@@ -142,15 +118,9 @@ st.data_editor(
         "reason": st.column_config.TextColumn("Reason", help=f"Needed when the final order differs by more than {CHANGE_LIMIT:.0%}", width=125),
     },
 )
-from_book = [line for line in base.lines if line.closing_source in ("book", "counted")]
-from_ledger = [line for line in base.lines if "ledger" in line.in_transit_source and line.in_transit > 0]
-if from_book or from_ledger:
-    st.caption("Stock book: " + "; ".join(
-        part for part in (
-            ("closing stock from the book for " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.closing_stock:,.0f}"
-                                                             for x in from_book)) if from_book else "",
-            ("in transit from confirmed orders: " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.in_transit:,.0f}"
-                                                              for x in from_ledger)) if from_ledger else "") if part) + ".")
+book_sentence = stock_book_sentence(base, names)
+if book_sentence:
+    st.caption(book_sentence)
 if counted:
     st.caption(f"Counted closing stock used for {len(counted)} product(s): " + ", ".join(f"{p} · {names.get(p, '')} = {q:,.0f}" for p, q in counted.items()))
 if base.lines:
@@ -195,7 +165,7 @@ if confirmed and confirmed[0] == token:
 elif confirmed:
     st.info(f"{confirmed[1]}; the sheet changed since: press Confirm again to record the change as a new version.")
 
-right.download_button("Download the sheet (CSV)", table.write_csv(), file_name=f"order_sheet_s{store}_{date}.csv",
+right.download_button("Download the sheet (CSV)", sheet_frame(sheet, final, reasons, names).write_csv(), file_name=f"order_sheet_s{store}_{date}.csv",
                       mime="text/csv", key="download_sheet")
 
 st.subheader(f"Confirmed versions for store {store}, {date}")
