@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from engine.data.memo import dataset_memo
 from engine.forecasting.metrics import all_metrics, seasonal_naive_scale, wape
 from engine.forecasting.models.base import Forecaster, Progress
 from engine.forecasting.series import Series
@@ -31,7 +31,6 @@ SPREAD_EVERY = 4  # blocks between the spread folds (8 weeks)
 SPREAD_DAYS = 365  # how far back the spread folds reach
 RECENCY_DAYS = 240  # a fold's weight is exp(-age / RECENCY_DAYS)
 _GRID = dt.date(2000, 1, 3)
-_FITS: dict[int, tuple[weakref.ref, dict]] = {}
 
 
 def selection_folds(train_end: dt.date, earliest: dt.date | None = None) -> list[tuple[dt.date, dt.date]]:
@@ -70,13 +69,7 @@ def weighted_wape(preds: pl.DataFrame, weights) -> float:
 
 def _fit_memo(ds) -> dict:
     """Fold fits of one Dataset object (a changed copy never shares them)."""
-    entry = _FITS.get(id(ds))
-    if entry is None or entry[0]() is not ds:
-        for k in [k for k, (ref, _) in _FITS.items() if ref() is None]:
-            _FITS.pop(k, None)
-        entry = (weakref.ref(ds), {})
-        _FITS[id(ds)] = entry
-    return entry[1]
+    return dataset_memo(ds).setdefault("fold_fits", {})
 
 
 def folds(train_end: dt.date, n_folds: int = N_FOLDS, fold_days: int = FOLD_DAYS) -> list[tuple[dt.date, dt.date]]:

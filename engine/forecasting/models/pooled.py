@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-import weakref
 
 import numpy as np
 import polars as pl
 
 from engine.data.calendar import is_closed_expr, is_payday_expr
+from engine.data.memo import dataset_memo
 from engine.data.features import customer_features, daily_sales
 from engine.forecasting.models.base import Forecaster
 from engine.forecasting.series import Series
@@ -57,18 +57,9 @@ GROUPS = {
 GROUP_ORDER = ("weekday", "holiday/payday", "customers", "trend", "recent sales", "promotion")
 MIN_HISTORY = 56  # days of history before a training origin (lags and scales)
 
-_PANELS: dict[int, tuple[weakref.ref, dict]] = {}
-
-
 def _holder(ds) -> dict:
-    """Per-Dataset memo (keyed by the object itself, so a changed copy of the data never shares it)."""
-    entry = _PANELS.get(id(ds))
-    if entry is None or entry[0]() is not ds:
-        for k in [k for k, (ref, _) in _PANELS.items() if ref() is None]:
-            _PANELS.pop(k, None)
-        entry = (weakref.ref(ds), {})
-        _PANELS[id(ds)] = entry
-    return entry[1]
+    """Per-Dataset memo of panels and boosters (a changed copy of the data never shares it)."""
+    return dataset_memo(ds).setdefault("pooled", {})
 
 
 def _rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
@@ -301,9 +292,5 @@ class PooledBoosting(Forecaster):
                         "recent_same_weekday_mean": c["base"], "baseline": baseline,
                         "contributions": groups, "forecast": float(point[j])})
         return out
-
-
-def clear_cache() -> None:
-    _PANELS.clear()
 
 
