@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.ordering.close_forecast import calibration_errors
+from engine.forecasting.lead_window import calibration_errors
 from engine.ordering.ledger import OrderLedger
 from engine.ordering.stockbook import StockBook, book_days, censored_days, count_stock, stock_position
 
@@ -115,10 +115,11 @@ def test_an_empty_shelf_is_a_censored_day_left_out_of_the_error_statistics(demo,
     preds = pl.DataFrame([(o, h, o + dt.timedelta(days=h), 100.0 + h, 90.0) for o in origins for h in (1, 2)],
                          schema={"origin": pl.Date, "horizon": pl.Int32, "target_date": pl.Date, "actual": pl.Float64,
                                  "forecast": pl.Float64}, orient="row")
-    all_errors, _ = calibration_errors(preds, 2)
-    kept, weekdays = calibration_errors(preds, 2, censored={nxt})
+    all_errors, _, _ = calibration_errors(preds, (1, 2))
+    kept, weekdays, kept_origins = calibration_errors(preds, (1, 2), censored={nxt})
     assert all_errors.shape == (4, 2) and kept.shape == (2, 2)  # origins nxt-2 and nxt-1 forecast the censored day
     assert kept.tolist() == [[11.0, 12.0], [11.0, 12.0]] and list(weekdays) == [o.weekday() for o in origins[:2]]
+    assert kept_origins == origins[:2]
 
 
 _COUNT_FOREVER = textwrap.dedent("""

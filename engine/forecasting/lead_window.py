@@ -26,14 +26,19 @@ from engine.forecasting.series import Series, same_weekday_lags
 from engine.forecasting.training import TrainedModel, train_models
 
 
-def calibration_errors(predictions: pl.DataFrame, horizons) -> tuple[np.ndarray, np.ndarray, list[dt.date]]:
+def calibration_errors(predictions: pl.DataFrame, horizons, censored=()) -> tuple[np.ndarray, np.ndarray, list[dt.date]]:
     """(errors (n, L), weekday of each origin (n,), origins) from out-of-sample predictions.
 
-    ``predictions`` has origin, horizon, actual, forecast; only origins with every horizon forecast
-    and observed are kept (their lead-window total is then an honest out-of-sample total).
+    ``predictions`` has origin, horizon, target_date, actual, forecast; only origins with every horizon
+    forecast and observed are kept (their lead-window total is then an honest out-of-sample total).
+    ``censored``: days whose sales understate demand (the shelf was empty); an origin with such a target
+    day is left out, so a stockout never shrinks the errors the safety stock is sized on.
     """
     horizons = [int(h) for h in horizons]
     p = predictions.drop_nulls(["actual", "forecast"]).filter(pl.col("horizon").is_in(horizons))
+    if censored:
+        bad = p.filter(pl.col("target_date").is_in(sorted(censored)))["origin"].unique()
+        p = p.filter(~pl.col("origin").is_in(bad.implode()))
     p = p.with_columns((pl.col("actual") - pl.col("forecast")).alias("error"))
     # one error per (origin, horizon): a later fold can repeat an origin, the later (more data) one wins
     if "fold" in p.columns:
@@ -94,6 +99,10 @@ def train_for_close(ds: Dataset, store: int, product: int, close: dt.date, model
     series = series or Series(ds, store, product)
     if model in (None, "auto"):
         names = AUTO_MODELS
+    elif isinstance(model, (tuple, list)):  # several candidates (the batch's --models): the best is chosen
+        names = tuple(model)
+        for name in names:
+            model_class(name)
     else:
         model_class(model)
         names = (model,)
@@ -103,11 +112,12 @@ def train_for_close(ds: Dataset, store: int, product: int, close: dt.date, model
 
 
 def forecast_lead_window(ds: Dataset, store: int, product: int, close: dt.date, model: str = "auto", models_dir=None,
-                         fitted: TrainedModel | None = None) -> LeadWindowQuantiles:
+                         fitted: TrainedModel | None = None, censored=()) -> LeadWindowQuantiles:
     """Point forecasts of close+1 .. close+L and calibration errors from origins strictly before the close.
 
     ``fitted``: a ``TrainedModel`` already trained up to the close (e.g. by the nightly batch) to skip
     the model store; else the model is loaded from / fitted into ``models_dir`` (default: the state folder).
+    ``censored``: stockout days left out of the calibration errors (see ``calibration_errors``).
     """
     _check_close(ds, close)
     series = Series(ds, store, product)
@@ -119,7 +129,7 @@ def forecast_lead_window(ds: Dataset, store: int, product: int, close: dt.date, 
                          "train it for the product's whole lead window.")
     point = fitted.model.predict(series, [close])[0]
     point = np.clip(np.nan_to_num(np.asarray(point, dtype=float), nan=0.0), 0.0, None)
-    errors, weekdays, origins = calibration_errors(fitted.cv.predictions, horizons)
+    errors, weekdays, origins = calibration_errors(fitted.cv.predictions, horizons, censored)
     if origins and max(origins) >= close:
         raise ValueError("calibration forecasts must come from origins before the close; retrain the model for this close.")
     errors = rescale_errors(errors, origins, series, close)

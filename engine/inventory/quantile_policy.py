@@ -3,11 +3,12 @@
 For a window [start, end] the models are trained once, on the days before the window's warm-up
 (``lead_window_forecasts`` with start w = start − L − 1: strictly before the window), chosen by
 forward-chaining validation WAPE, and every order day t forecasts t+1 .. t+L from observations up
-to t. The safety stock of order day t is the calibration quantile of the lead-window total error
-(actual − forecast) of that model's validation folds — the days just before training ended, each
-forecast by a model that had not seen it — per order weekday where it has enough errors
-(``engine.forecasting.quantiles``: split-conformal, finite-sample corrected), after clipping one-off
-shocks to Tukey's far-out fence (``fenced``).
+to t. The safety stock of order day t is computed that evening exactly as the order sheet does
+(``order_up_to_safety``): the calibration quantile of the lead-window total error (actual − forecast)
+of that model's out-of-sample selection folds, each forecast by a model that had not seen it,
+rescaled to the level of day t (``engine.forecasting.lead_window.rescale_errors``), per order weekday
+where it has enough errors (``engine.forecasting.quantiles``: split-conformal, finite-sample
+corrected), after clipping one-off shocks to Tukey's far-out fence (``fenced``).
 
 Which quantile (``level_for``):
 - ``quantile:Q`` orders up to the Q quantile of lead-window demand (a cycle service level: the
@@ -30,7 +31,9 @@ import polars as pl
 
 from engine.data.dataset import store_products
 from engine.forecasting import lead_window_forecasts
-from engine.forecasting.quantiles import MIN_WEEKDAY_ERRORS, conformal_quantile
+from engine.forecasting.lead_window import calibration_errors, rescale_errors, train_for_close
+from engine.forecasting.quantiles import LeadWindowQuantiles, conformal_quantile
+from engine.forecasting.series import Series
 from engine.inventory.evaluate import InventoryResult, simulate_product
 from engine.inventory.forecasts import _from_frame, store_view
 from engine.inventory.kpis import STOCK_VALUE_SHARE
@@ -38,6 +41,7 @@ from engine.inventory.safety import SafetyPlan
 
 LEVEL_GRID = tuple(np.round(np.arange(0.50, 0.9951, 0.005), 3))
 FENCE = 3.0  # Tukey's "far out" fence: calibration errors beyond Q3 + 3 IQR (or below Q1 - 3 IQR) are clipped to it
+DEMAND_DAYS = 84  # a fill-rate level is measured against the mean daily demand of these last days (the calibration span)
 CARRYING_RATE = 0.25  # yearly carrying cost as a share of the stock value
 MARGIN_SHARE = 0.5  # lost margin per unit short as a share of the price (stock is valued at 50 % of it)
 
@@ -134,54 +138,55 @@ def level_for(spec, total_errors: np.ndarray, mean_demand: float, price: float) 
     raise ValueError(f"a fixed safety stock ({value:,.0f} units) does not pick a quantile.")
 
 
-def weekday_safety(spec, errors: np.ndarray, weekdays: np.ndarray, mean_demand: float, price: float) -> tuple[tuple, tuple, str]:
-    """(safety stock per order weekday Mon..Sun, level per weekday, why) as the order sheet computes them:
-    a weekday's own calibration errors when it has MIN_WEEKDAY_ERRORS of them, else all of them
-    (``LeadWindowQuantiles.total_quantile``), the level from ``level_for`` on those errors."""
-    totals = np.asarray(errors, dtype=float).sum(axis=1)
-    safety, levels, why = [], [], ""
-    for d in range(7):
-        same = weekdays == d
-        sub = fenced(totals[same] if same.sum() >= MIN_WEEKDAY_ERRORS else totals)
-        level, why = level_for(spec, sub, mean_demand, price)
-        levels.append(level)
-        safety.append(max(0.0, conformal_quantile(sub, level)))
-    return tuple(safety), tuple(levels), why
+def order_up_to_safety(spec, q: LeadWindowQuantiles, mean_demand: float, price: float) -> tuple[float, float, str]:
+    """(level, safety stock in units, why) of one close, as the order sheet orders: the close's calibration
+    errors of the lead-window total (``q.total_errors``: its weekday's when there are enough), one-off shocks
+    fenced, the level from ``level_for``, the safety = that quantile of the errors (never below 0)."""
+    errors = fenced(q.total_errors())
+    level, why = level_for(spec, errors, mean_demand, price)
+    return level, max(0.0, conformal_quantile(errors, level)), why
 
 
 def quantile_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None):
-    """(LeadWindow over the warm-up and [start, end], calibration errors (n, L), their origin weekdays, the mean daily
-    demand of the calibration days), models trained
-    strictly before the warm-up evening start − L − 1."""
-    from engine.ordering.close_forecast import calibration_errors, model_names
-    from engine.forecasting.series import Series
-    from engine.forecasting.training import train_models
-
+    """(LeadWindow over the warm-up and [start, end], the chosen model's calibration errors (n, L), their origin
+    weekdays and origins, the Series): models trained strictly before the warm-up evening start − L − 1."""
     L = ds.lead_time(int(product))
     w = start - dt.timedelta(days=L + 1)
     view = store_view(ds, store)
     frame = lead_window_forecasts(view, store, product, w, end, model=model, models_dir=models_dir)
     lw = _from_frame(frame, store, product, L, start)
     series = Series(view, store, product)
-    trained, chosen = train_models(model_names(model), series, tuple(range(1, L + 1)), w, models_dir)  # reloaded from the folder
-    preds = trained[chosen].cv.predictions
-    errors, weekdays = calibration_errors(preds, L)
-    mean_demand = float(preds.filter(pl.col("horizon") == 1)["actual"].drop_nulls().mean() or 0.0)
-    return lw, errors, weekdays, mean_demand
+    chosen, _ = train_for_close(view, store, product, w - dt.timedelta(days=1), model, models_dir)  # reloaded from the folder
+    errors, weekdays, origins = calibration_errors(chosen.cv.predictions, range(1, L + 1))
+    return lw, errors, weekdays, origins, series
+
+
+def replay_safety(spec, lw, errors, weekdays, origins, series, price: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """(safety stock per order day of ``lw``, level per order day, why) computed each evening exactly as the
+    sheet would at that close: errors rescaled to the day's level, the close's mean daily demand over the
+    last DEMAND_DAYS days (all known at 22:00 of that day)."""
+    safety, levels, why = np.zeros(len(lw.dates)), np.zeros(len(lw.dates)), ""
+    for i, day in enumerate(lw.dates):
+        q = LeadWindowQuantiles(lw.store, lw.product, day, lw.lead_time, lw.model, lw.forecasts[i],
+                                rescale_errors(errors, origins, series, day), weekdays)
+        t = series.index(day)
+        mean_demand = float(np.mean(series.qty[max(0, t - DEMAND_DAYS + 1): t + 1]))
+        levels[i], safety[i], why = order_up_to_safety(spec, q, mean_demand, price)
+    return safety, levels, why
 
 
 def evaluate_quantile_policy(ds, store: int, products, start: dt.date, end: dt.date, spec="service-level:0.99", model: str = "auto",
                              models_dir=None, pack_size: int = 1) -> InventoryResult:
     """Replay the order sheet's policy on [start, end] (see the module docstring)."""
     kind, value = parse_policy(spec)
-    result = InventoryResult(int(store), start, end, str(spec), "weekday", int(pack_size))
+    result = InventoryResult(int(store), start, end, str(spec), "daily", int(pack_size))
     for p in store_products(ds, store, products):
-        lw, errors, weekdays, mean_demand = quantile_window(ds, store, p, start, end, model, models_dir)
+        lw, errors, weekdays, origins, series = quantile_window(ds, store, p, start, end, model, models_dir)
         if kind == "fixed":
             plan = SafetyPlan("fixed", "constant", float(value))
         else:
-            profile, levels, why = weekday_safety(spec, errors, weekdays, mean_demand, ds.price(p))
-            plan = SafetyPlan("service-level", "weekday", 1.0, profile=profile, level=float(np.mean(levels)),
+            safety, levels, why = replay_safety(spec, lw, errors, weekdays, origins, series, ds.price(p))
+            plan = SafetyPlan("service-level", "daily", 1.0, by_day=tuple(safety), level=float(np.mean(levels[lw.first:])),
                               estimator="calibration quantile", note=why)
         result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
     return result

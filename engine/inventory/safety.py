@@ -50,6 +50,7 @@ class SafetyPlan:
     estimator: str = ""  # how the service-level quantile was estimated
     note: str = ""  # e.g. how the form was chosen
     compared: dict = field(default_factory=dict)  # form -> what decided the choice (avg inventory value / fill rate)
+    by_day: tuple[float, ...] | None = None  # daily form: the safety stock of each order day (as the sheet computed it that evening)
 
     def values(self, lead_forecast, weekdays) -> np.ndarray:
         """Safety stock for each order day (units)."""
@@ -60,9 +61,13 @@ class SafetyPlan:
             return self.parameter * f
         if self.form == "weekday":
             return self.parameter * np.asarray(self.profile, dtype=float)[np.asarray(weekdays, dtype=int)]
+        if self.form == "daily":
+            return np.asarray(self.by_day, dtype=float)
         raise ValueError(f"unknown safety stock form {self.form!r}; choose constant, proportional or weekday.")
 
     def describe_form(self) -> str:
+        if self.form == "daily":
+            return f"set each evening from that day's quantile (mean {np.mean(self.by_day):,.0f} units)"
         if self.form == "constant":
             return f"constant {self.parameter:,.0f} units"
         if self.form == "proportional":

@@ -14,7 +14,7 @@ For the close d (orders placed at 22:00, arriving before opening on d + L):
 
     order = max(0, Q(level) of the L-day demand − on hand − in transit), rounded up to packs,
 
-  where the level comes from the policy (``engine.inventory.quantile_policy.level_for``): the fill
+  where the level comes from the policy (``engine.inventory.quantile_policy.order_up_to_safety``): the fill
   rate promised (``service-level:0.99``, default), a plain quantile (``quantile:0.95``) or the cost
   option (``cost[:carrying rate]``: newsvendor critical ratio of lost margin vs holding cost).
   Safety stock = Q(level) − the point forecast. Q is ``LeadWindowQuantiles``' split-conformal quantile of the
@@ -31,14 +31,12 @@ import numpy as np
 import polars as pl
 
 from engine.data.dataset import store_products
-from engine.forecasting.quantiles import conformal_quantile
-from engine.inventory.quantile_policy import fenced, level_for, parse_policy
+from engine.inventory.quantile_policy import DEMAND_DAYS, order_up_to_safety, parse_policy
 from engine.inventory.simulation import round_up, simulate_policy
 from engine.ordering.ledger import default_ledger_path
 from engine.ordering.stockbook import StockBook, censored_days, daily_sales, stock_position
 
 ESTIMATE_DAYS = 35  # the estimate of stock (no book yet) simulates the policy over these last days
-DEMAND_DAYS = 84  # the mean daily demand a fill-rate level is measured against (the calibration span)
 
 
 @dataclass
@@ -201,9 +199,8 @@ def order_sheet(ds, store: int, date: dt.date | None = None, products: list[int]
             why = f"fixed safety stock of {value:,.0f} units on top of the forecast"
         else:
             span = [sales.get(date - dt.timedelta(days=k), 0.0) for k in range(DEMAND_DAYS)]
-            errors = fenced(q.total_errors())  # one-off shocks clipped (see quantile_policy.fenced)
-            level, why = level_for(safety_stock, errors, float(np.mean(span)), ds.price(p))
-            up_to = max(0.0, q.point_total + conformal_quantile(errors, level))
+            level, extra, why = order_up_to_safety(safety_stock, q, float(np.mean(span)), ds.price(p))
+            up_to = max(0.0, q.point_total + extra)
             why = f"order up to P{level * 100:g} of the {L}-day demand ({up_to:,.0f} units): {why}"
         safety = max(0.0, up_to - q.point_total)
         est_closing, est_orders = estimate_position(ds, store, p, date, safety, pack)
