@@ -79,7 +79,7 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
     from engine.data.dataset import load_dataset
     from engine.forecasting.series import Series
     from engine.forecasting.training import train_models
-    from engine.ordering.close_forecast import quantiles_from_trained
+    from engine.ordering.close_forecast import close_quantiles
     from engine.ordering.sheet import order_sheet
 
     _, cluster, _ = runs
@@ -105,7 +105,7 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
         series = Series(ds, store, product)
         trained, again = train_models(MODELS.split(","), series, tuple(range(1, series.lead_time + 1)), day + dt.timedelta(days=1), models)
         assert again == chosen and all(t.reused for t in trained.values() if t.name != "ensemble")  # trained once, by the batch
-        quantiles = quantiles_from_trained(series, trained, chosen, day)
+        quantiles = close_quantiles(ds, store, product, day, fitted=trained[chosen])
         assert rows["forecast"].to_list() == pytest.approx(list(quantiles.point))
         sheet = order_sheet(ds, store, day, products=[product], forecasts={product: quantiles})
         assert line.drop("store", "date").to_dicts() == sheet.to_frame().to_dicts()

@@ -3,8 +3,8 @@
 Written once per data fingerprint under ``<state>/batch_data/<fingerprint>/``:
 ``sales/Store_ID=<id>/part-0.parquet`` (one file per store) and the small tables
 (products, stores, visits, oil_price, holidays) plus ``span.json`` (first and last day of the
-whole data set). A task opens ``store_slice(folder, store, product)``: a lazy scan of its store's
-file filtered to its product, joined with the small tables, as a ``Dataset`` with the whole data
+whole data set). A task opens ``store_slice(folder, store)``: its store's file read once (every product:
+the pooled model learns from all of them), with the small tables, as a ``Dataset`` with the whole data
 set's span, so features and forecasts are the same numbers as on the full table.
 """
 
@@ -85,14 +85,17 @@ def write_partitions(ds: Dataset, state: Path) -> Path:
     return final
 
 
-def store_slice(folder: str | Path, store: int, product: int) -> StoreSlice:
-    """The series' rows (lazy scan of the store's partition, filtered) plus the small tables."""
+def store_slice(folder: str | Path, store: int, products=None) -> StoreSlice:
+    """The store's rows (one read of its partition, narrowed to ``products`` when given) plus the small tables."""
     folder = Path(folder)
     path = store_file(folder, store)
     if not path.exists():
         raise ValueError(f"store {store} has no partition file {path}; run the batch again to rewrite the partitioned copy.")
     try:
-        sales = pl.scan_parquet(path).filter(pl.col("Product_ID") == int(product)).collect()
+        scan = pl.scan_parquet(path)
+        if products is not None:
+            scan = scan.filter(pl.col("Product_ID").is_in([int(p) for p in ([products] if isinstance(products, int) else products)]))
+        sales = scan.collect()
         small = {name: pl.read_parquet(folder / f"{name}.parquet") for name in SMALL_TABLES}
         span = json.loads((folder / "span.json").read_text())
     except (OSError, pl.exceptions.PolarsError, ValueError) as exc:

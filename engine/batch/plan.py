@@ -1,7 +1,7 @@
 """Which series a batch runs: every (store, product) with sales rows, narrowed by --stores / --products.
 
 Each planned series carries a key that changes when anything it depends on changes: its own sales
-rows, the small shared tables (products, stores, visits, oil, holidays), the span of the data, the
+rows (and, when the pooled model is a candidate, every sales row of its store), the small shared tables (products, stores, visits, oil, holidays), the span of the data, the
 batch settings and the close date. A re-run skips series whose key already has stored results.
 """
 
@@ -17,7 +17,7 @@ import polars as pl
 from engine.data.dataset import Dataset
 from engine.forecasting.backtest import FOLD_DAYS, MIN_TRAIN_DAYS, N_FOLDS
 
-PLAN_VERSION = 1  # bump when the per-series work changes, so stored results are recomputed
+PLAN_VERSION = 2  # bump when the per-series work changes, so stored results are recomputed
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,19 @@ def series_fingerprints(sales: pl.DataFrame) -> dict[tuple[int, int], str]:
     return out
 
 
+def store_fingerprints(sales: pl.DataFrame, stores: list[int]) -> dict[int, str]:
+    """store -> hash of every sales row of that store (all its products)."""
+    fps = series_fingerprints(sales.filter(pl.col("Store_ID").is_in(stores)))
+    out = {}
+    for store in stores:
+        h = hashlib.sha256()
+        for (s, p), fp in sorted(fps.items()):
+            if s == store:
+                h.update(f"{p}:{fp};".encode())
+        out[store] = h.hexdigest()[:16]
+    return out
+
+
 def plan_series(ds: Dataset, stores=None, products=None, settings: dict | None = None, date: dt.date | None = None) -> list[SeriesSpec]:
     """Every (store, product) with sales rows among the chosen stores/products, with its skip key."""
     stores, products = parse_ids(stores, "stores"), parse_ids(products, "products")
@@ -91,9 +104,12 @@ def plan_series(ds: Dataset, stores=None, products=None, settings: dict | None =
         sales = sales.filter(pl.col("Product_ID").is_in(products))
     shared = shared_fingerprint(ds)
     common = json.dumps({"v": PLAN_VERSION, "settings": settings or {}, "date": str(date), "shared": shared}, sort_keys=True, default=str)
+    pooled = "pooled_lgbm" in tuple((settings or {}).get("models", ()))
+    store_fp = store_fingerprints(ds.sales, sorted({s for s, _ in series_fingerprints(sales)})) if pooled else {}
     specs = []
     for (store, product), fp in sorted(series_fingerprints(sales).items()):
-        key = hashlib.sha256(f"{common}/{store}/{product}/{fp}".encode()).hexdigest()[:16]
+        # with the pooled model a series' forecast depends on every product of its store: its key does too
+        key = hashlib.sha256(f"{common}/{store}/{product}/{fp}/{store_fp.get(store, '')}".encode()).hexdigest()[:16]
         specs.append(SeriesSpec(store, product, key))
     if not specs:
         raise ValueError("no (store, product) in the selection has sales rows; widen --stores or --products.")

@@ -16,7 +16,7 @@ import polars as pl
 
 from engine.batch.plan import SeriesSpec, check_close_date, plan_series
 from engine.batch.summary import default_batch_dir, write_atomic, write_summary
-from engine.batch.task import RESULT_FILES, TaskSettings, has_results, run_series, series_folder
+from engine.batch.task import RESULT_FILES, TaskSettings, has_results, run_series, run_store, series_folder
 from engine.batch.cluster import dask_client
 from engine.data.dataset import load_dataset
 from engine.forecasting.models import parse_models
@@ -37,6 +37,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def by_store(todo: list[SeriesSpec]) -> list[list[SeriesSpec]]:
+    """The planned series grouped into one task per store (largest groups first, so the last tasks are short)."""
+    groups: dict[int, list[SeriesSpec]] = {}
+    for spec in todo:
+        groups.setdefault(spec.store, []).append(spec)
+    return sorted(groups.values(), key=lambda g: (-len(g), g[0].store))
+
+
 def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers, progress, statuses: list[dict],
               timing: dict) -> tuple[str, int]:
     from distributed import as_completed
@@ -45,20 +53,21 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
     with dask_client(scheduler, workers) as (client, description, n_workers):
         timing["cluster_start_seconds"] = round(time.perf_counter() - t0, 3)
         t1 = time.perf_counter()
-        keys = [f"series-s{s.store}-p{s.product}-{s.key}" for s in todo]
-        futures = client.map(run_series, todo, settings=settings, key=keys, pure=False)
-        by_key = {f.key: s for f, s in zip(futures, todo)}
+        groups = by_store(todo)
+        keys = [f"store-{g[0].store}-" + "-".join(s.key[:6] for s in g) for g in groups]
+        futures = client.map(run_store, groups, settings=settings, key=keys, pure=False)
+        by_key = {f.key: g for f, g in zip(futures, groups)}
         for future in as_completed(futures):
-            spec = by_key[future.key]
+            group = by_key[future.key]
             try:
-                status = future.result()
+                done = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker died or the task could not run: report, go on
-
-                status = {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False,
-                          "error": error_sentence(spec, exc), "detail": repr(exc)[:1000], "seconds": 0.0}
-            statuses.append(status)
-            if progress:
-                progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
+                done = [{"store": s.store, "product": s.product, "key": s.key, "ok": False, "error": error_sentence(s, exc),
+                         "detail": repr(exc)[:1000], "seconds": 0.0, "cpu_seconds": 0.0} for s in group]
+            for status in done:
+                statuses.append(status)
+                if progress:
+                    progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
             future.release()
         timing["tasks_wall_seconds"] = round(time.perf_counter() - t1, 3)
     return description, n_workers
@@ -66,11 +75,12 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
 
 def _run_here(todo: list[SeriesSpec], settings: TaskSettings, ds, progress, statuses: list[dict], timing: dict) -> None:
     t1 = time.perf_counter()
-    for spec in todo:
-        status = run_series(spec, settings, ds=ds)
-        statuses.append(status)
-        if progress:
-            progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
+    for group in by_store(todo):
+        for spec in group:
+            status = run_series(spec, settings, ds=ds)
+            statuses.append(status)
+            if progress:
+                progress(len(statuses), len(todo), sum(not s["ok"] for s in statuses), status)
     timing["tasks_wall_seconds"] = round(time.perf_counter() - t1, 3)
 
 
@@ -153,6 +163,7 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
         "models": list(names), "safety_stock": safety_stock, "data_fingerprint": ds.fingerprint, "data": str(folder),
         "out": str(out), "setup_seconds": round(setup, 3), "compute_seconds": round(compute, 3),
         **timing, "task_seconds": round(sum(s.get("seconds", 0.0) for s in statuses), 3),
+        "task_cpu_seconds": round(sum(s.get("cpu_seconds", 0.0) for s in statuses), 3), "tasks": len(by_store(todo)) if todo else 0,
         "failures": [s["error"] for s in statuses if not s["ok"]],
     }
     write_summary(out, summary)

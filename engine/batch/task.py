@@ -1,8 +1,13 @@
-"""The work for one series, run as one Dask task (or in-process): fit or reload, backtest, forecast, order.
+"""The work of one store, run as one Dask task (or in-process): per product fit or reload, forecast, order.
 
-``run_series`` never raises: it returns a status dict, with ``error`` as one sentence when the
-series failed. Results go to ``<results>/<series folder>/`` (forecasts, metrics and order Parquet
-files), written to a temporary folder and renamed into place, so a crash never leaves half a result.
+``run_store`` reads the store's partition once and runs its series one after the other in the same
+process, so what the series share is built once: the store's data, the feature frames of the
+calendar, oil and customers, and the pooled model (``pooled_lgbm``: one booster set per store and
+cut-off, fitted for the first product and reused by the others). ``run_series`` never raises: it
+returns a status dict, with ``error`` as one sentence when the series failed, so a failing series
+fails alone and is retried by the next run. Results go to ``<results>/<series folder>/`` (forecasts,
+metrics and order Parquet files), written to a temporary folder and renamed into place, so a crash
+never leaves half a result. Each status carries the series' wall and CPU seconds.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from engine.ordering.close_forecast import impute_censored, quantiles_from_trained
+from engine.batch.partitions import store_slice
+from engine.data import memo
+from engine.inventory.forecasts import clear_cache
+from engine.ordering.close_forecast import close_quantiles, train_for_close
 from engine.ordering.sheet import default_book, order_sheet
 from engine.ordering.stockbook import censored_days
-from engine.batch.partitions import store_slice
-from engine.forecasting.series import Series
-from engine.forecasting.training import train_models
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "POLARS_MAX_THREADS")
@@ -83,17 +88,15 @@ def _metrics_frame(spec, trained: dict, chosen: str):
     return pl.DataFrame(rows)
 
 
-def _forecast_frame(spec, quantiles, date: dt.date, series):
+def _forecast_frame(spec, quantiles, date: dt.date, ds):
     """The lead window at the close: horizons 1..LeadTime from origin ``date`` (the order sheet's own forecast)."""
     import polars as pl
 
-    n = len(series.qty)
-    rows = []
-    for j, value in enumerate(quantiles.point):
-        h = j + 1
-        ti = series.index(date) + h
-        rows.append((spec.store, spec.product, date, h, date + dt.timedelta(days=h), float(value),
-                     float(series.qty[ti]) if ti < n else None, quantiles.model))
+    days = [date + dt.timedelta(days=j + 1) for j in range(len(quantiles.point))]
+    sold = ds.sales.filter((pl.col("Store_ID") == spec.store) & (pl.col("Product_ID") == spec.product) & pl.col("Date").is_in(days))
+    actual = dict(zip(sold["Date"].to_list(), sold["Qty"].cast(pl.Float64).to_list()))
+    rows = [(spec.store, spec.product, date, j + 1, day, float(value), (actual.get(day, 0.0) if day <= ds.end else None), quantiles.model)
+            for j, (day, value) in enumerate(zip(days, quantiles.point))]
     return pl.DataFrame(rows, schema={"store": pl.Int32, "product": pl.Int32, "order_date": pl.Date, "horizon": pl.Int32,
                                       "target_date": pl.Date, "forecast": pl.Float64, "actual": pl.Float64, "model": pl.String},
                         orient="row")
@@ -110,21 +113,19 @@ def _order_frame(ds, spec, settings: TaskSettings, quantiles, book):
 
 
 def compute_series(spec, settings: TaskSettings, ds=None) -> dict:
-    """Fit or reload the models, backtest them, forecast the lead window at the close, recommend the order.
+    """Fit or reload the models up to the close, forecast the lead window, recommend the order.
     Returns the frames {forecasts, metrics, order}; raises on failure."""
 
     if ds is None:
-        ds = store_slice(settings.partitions, spec.store, spec.product)
+        ds = store_slice(settings.partitions, spec.store)
     book = default_book(ds)
     censored = censored_days(ds, book, spec.store, spec.product)
-    series = Series(impute_censored(ds, spec.store, spec.product, censored), spec.store, spec.product)  # as the order sheet trains
-    horizons = tuple(range(1, series.lead_time + 1))
     # trained once, up to the close: the same models give the forecasts and the order (no second training)
-    trained, chosen = train_models(settings.models, series, horizons, settings.date + dt.timedelta(days=1), settings.models_dir)
-    quantiles = quantiles_from_trained(series, trained, chosen, settings.date, censored)
+    chosen, trained = train_for_close(ds, spec.store, spec.product, settings.date, settings.models, settings.models_dir, censored)
+    quantiles = close_quantiles(ds, spec.store, spec.product, settings.date, fitted=chosen, censored=censored)
     return {
-        "metrics": _metrics_frame(spec, trained, chosen),
-        "forecasts": _forecast_frame(spec, quantiles, settings.date, series),
+        "metrics": _metrics_frame(spec, trained, chosen.name),
+        "forecasts": _forecast_frame(spec, quantiles, settings.date, ds),
         "order": _order_frame(ds, spec, settings, quantiles, book),
     }
 
@@ -145,11 +146,11 @@ def _save(folder: Path, frames: dict) -> None:
 
 
 def run_series(spec, settings: TaskSettings, ds=None) -> dict:
-    """One series end to end; never raises. Returns store, product, key, ok, error, seconds, models_reused."""
+    """One series end to end; never raises. Returns store, product, key, ok, error, seconds, cpu_seconds, models_reused."""
     limit_threads()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     status = {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False, "error": None,
-              "seconds": 0.0, "models_reused": None, "worker": os.getpid()}
+              "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None, "worker": os.getpid()}
     try:
         frames = compute_series(spec, settings, ds)
         _save(series_folder(settings.results_dir, spec), frames)
@@ -159,4 +160,32 @@ def run_series(spec, settings: TaskSettings, ds=None) -> dict:
         status["error"] = error_sentence(spec, exc)
         status["detail"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-1000:]
     status["seconds"] = time.perf_counter() - t0
+    status["cpu_seconds"] = time.process_time() - c0
     return status
+
+
+def run_store(specs: list, settings: TaskSettings, ds=None) -> list[dict]:
+    """Every planned series of one store in this process (the store's partition read once); never raises.
+
+    Each status keeps its own seconds; the read of the partition is charged to the first series. A worker
+    drops the store's caches at the end, so its memory does not grow with the stores it ran."""
+    limit_threads()
+    t0, c0 = time.perf_counter(), time.process_time()
+    own = ds is None  # a worker's task: its caches are its own, dropped at the end
+    try:
+        if ds is None and settings.partitions:
+            try:
+                ds = store_slice(settings.partitions, specs[0].store)
+            except Exception as exc:  # noqa: BLE001 - every series of the store fails with the same sentence
+                return [{"store": s.store, "product": s.product, "key": s.key, "ok": False, "error": error_sentence(s, exc),
+                         "detail": str(exc)[:1000], "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None,
+                         "worker": os.getpid()} for s in specs]
+        read, read_cpu = time.perf_counter() - t0, time.process_time() - c0
+        statuses = [run_series(spec, settings, ds) for spec in specs]
+        statuses[0]["seconds"] += read
+        statuses[0]["cpu_seconds"] += read_cpu
+        return statuses
+    finally:
+        if own:
+            clear_cache()
+            memo.clear()
