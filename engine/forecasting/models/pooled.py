@@ -19,8 +19,8 @@ horizon h) describes the target day T = t + h with what is known at 22:00 of day
 
 Per-prediction SHAP values come from LightGBM itself (``predict(..., pred_contrib=True)``); times
 the scale, they split the forecast into the baseline and buyer-sized groups that sum to it exactly.
-The booster is fitted once per (data, stores, cut-off, horizons, params) and shared by the store's
-products, so a backtest over 7 products fits it once, not seven times.
+A booster is fitted once per (data, stores, cut-off, horizon, params) and shared by the store's
+products (whatever their lead times), so a backtest over 7 products fits it once, not seven times.
 """
 
 from __future__ import annotations
@@ -229,22 +229,23 @@ class PooledBoosting(Forecaster):
             stores = (series.store, *stores)
         self._stores = stores
         cutoff_index = len(series.qty)  # rows dated before the cut-off are known
-        key = ("booster", tuple(stores), cutoff_index, self.horizons, tuple(sorted(self.params.items())))
         memo = _holder(ds)
-        if key not in memo:
-            params = {k: v for k, v in self.params.items() if k != "history_days"}
-            boosters = []
-            for i, h in enumerate(self.horizons):
+        params = {k: v for k, v in self.params.items() if k != "history_days"}
+        boosters = []
+        for i, h in enumerate(self.horizons):
+            # one booster per (stores, cut-off, horizon, params): products with other lead times share the horizons they have in common
+            key = ("booster", tuple(stores), cutoff_index, h, tuple(sorted(self.params.items())))
+            if key not in memo:
                 X, y, w = self._training_set(ds, stores, cutoff_index, h)
                 if len(y) < 60:
                     raise ValueError(f"only {len(y)} training rows for store {series.store}; give at least 60 days of history before the forecast start.")
                 model = lgb.LGBMRegressor(random_state=0, n_jobs=1, verbose=-1, **params)
                 model.fit(X, y, sample_weight=w, feature_name=FEATURES, categorical_feature=["product", "store"])
-                boosters.append(model.booster_)
+                memo[key] = model.booster_
                 if progress:
                     progress(self.name, (i + 1) / len(self.horizons), f"horizon {h} fitted on {len(y):,} pooled rows")
-            memo[key] = boosters
-        self._boosters = memo[key]
+            boosters.append(memo[key])
+        self._boosters = boosters
         return self
 
     def _rows(self, series: Series, origins):
