@@ -185,7 +185,7 @@ def panel(ds, store: int) -> Panel:
 
 class PooledBoosting(Forecaster):
     name = "pooled_lgbm"
-    param_grid = ({"num_leaves": 15, "learning_rate": 0.05, "n_estimators": 300, "min_child_samples": 40,
+    param_grid = ({"num_leaves": 15, "learning_rate": 0.1, "n_estimators": 150, "max_bin": 63, "min_child_samples": 40,
                    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 1.0,
                    "objective": "huber", "alpha": 1.0, "history_days": 3 * 365},)
 
