@@ -3,6 +3,7 @@ are isolated; re-runs are incremental; the CLI prints the summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -14,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-MODELS = "weekday_mean4,gboost"
+MODELS = "weekday_mean4,pooled_lgbm"  # the pooled model learns from every product of the store: one task per store
 STORES, PRODUCTS = "44,45", "3,12"
 TIMING = ("fit_seconds", "cv_seconds", "reused")  # differ between runs by nature; every number is compared
 
@@ -62,6 +63,11 @@ def test_local_cluster_gives_the_single_process_numbers(runs, chain):
     assert cluster["workers"] == 2 and "LocalCluster" in cluster["scheduler"] and single["workers"] == 0
     assert [s[:3] for s in seen] == [(1, 4, 0), (2, 4, 0), (3, 4, 0), (4, 4, 0)]
     assert len({s[3]["worker"] for s in seen}) == 2  # both worker processes did work
+    # one task per store: a store's series ran in the same worker process, each with its CPU seconds
+    for store in (44, 45):
+        assert len({s[3]["worker"] for s in seen if s[3]["store"] == store}) == 1
+    assert all(s[3]["cpu_seconds"] > 0 for s in seen)
+    assert cluster["tasks"] == 2 and cluster["task_cpu_seconds"] == pytest.approx(sum(s[3]["cpu_seconds"] for s in seen), abs=0.01)
     out_single, out_cluster = Path(single["out"]), Path(cluster["out"])
     for name in ("forecasts", "metrics", "order_sheets"):
         a, b = pl.read_parquet(out_single / f"{name}.parquet"), pl.read_parquet(out_cluster / f"{name}.parquet")
@@ -90,7 +96,7 @@ def test_batch_numbers_are_the_engine_numbers(runs, chain):
     metrics = pl.read_parquet(out / "metrics.parquet")
     forecasts = pl.read_parquet(out / "forecasts.parquet")
     orders = pl.read_parquet(out / "order_sheets.parquet")
-    assert sorted(metrics["model"].unique()) in (["gboost", "weekday_mean4"], ["ensemble", "gboost", "weekday_mean4"])
+    assert sorted(metrics["model"].unique()) in (["pooled_lgbm", "weekday_mean4"], ["ensemble", "pooled_lgbm", "weekday_mean4"])
     for store, product in ((44, 3), (45, 12)):
         mine = metrics.filter((pl.col("store") == store) & (pl.col("product") == product))
         chosen = mine.filter(pl.col("chosen"))["model"].item()
@@ -246,3 +252,29 @@ def test_the_progress_bar_writes_to_the_stderr_of_the_moment(monkeypatch):
     bar(2, 2, 0)
     bar.close()
     assert "2/2 series, 0 failed" in second.getvalue()
+
+
+def test_with_the_pooled_model_a_series_follows_its_whole_store(demo):
+    """The pooled model learns from every product of the store: another product's sales change the series' key."""
+    from engine.batch.plan import plan_series
+
+    def keys(ds, models):
+        return {(s.store, s.product): s.key for s in plan_series(ds, "44,45", "3", {"models": models}, ds.end)}
+
+    day = demo.end - dt.timedelta(days=3)
+    other = demo.sales.with_columns(pl.when((pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 12) & (pl.col("Date") == day))
+                                    .then(pl.col("Qty") + 5).otherwise(pl.col("Qty")).alias("Qty"))
+    changed = dataclasses.replace(demo, sales=other)
+    pooled, plain = ("weekday_mean4", "pooled_lgbm"), ("weekday_mean4",)
+    before, after = keys(demo, pooled), keys(changed, pooled)
+    assert before[(44, 3)] != after[(44, 3)] and before[(45, 3)] == after[(45, 3)]
+    assert keys(demo, plain) == keys(changed, plain)  # without it, product 12's rows do not touch product 3
+
+
+def test_series_are_grouped_into_one_task_per_store():
+    from engine.batch.plan import SeriesSpec
+    from engine.batch.runner import by_store
+
+    specs = [SeriesSpec(45, 3, "a"), SeriesSpec(44, 3, "b"), SeriesSpec(44, 12, "c"), SeriesSpec(46, 3, "d"), SeriesSpec(44, 42, "e")]
+    groups = by_store(specs)
+    assert [[(s.store, s.product) for s in g] for g in groups] == [[(44, 3), (44, 12), (44, 42)], [(45, 3)], [(46, 3)]]
