@@ -10,8 +10,7 @@ import polars as pl
 import streamlit as st
 
 from engine.access.guard import allowed, refusal
-from engine.access.orders import confirm_orders
-from engine.access.stock import record_count
+from engine.access.orders import confirm_at_close
 from engine.batch.summary import batch_order_sheet
 from engine.forecasting import CHEAP_MODELS
 from engine.ordering.ledger import OrderLedger, default_ledger_path
@@ -45,8 +44,8 @@ date = st.sidebar.date_input("Business date (the close)", value=ds.end, min_valu
 if st.query_params.get("model") in MODEL_CHOICES and "model" not in st.session_state:
     st.session_state["model"] = st.query_params["model"]  # e.g. /Orders?model=weekday_mean4 (a bookmark)
 model = st.sidebar.selectbox("Forecast model", MODEL_CHOICES, key="model",
-                             help="auto: the cheap model with the lowest validation error per product (trained once a month, "
-                                  "then reused); the others are quicker.")
+                             help="auto: the candidate with the lowest validation error per product, trained up to this close "
+                                  "(the nightly batch usually has done it; else the first sheet of a close trains them).")
 names = product_names(ds)
 ledger = OrderLedger(default_ledger_path(ds.folder))
 book = StockBook(ledger)
@@ -147,12 +146,8 @@ elif left.button("Confirm order", type="primary", key="confirm", width="stretch"
             st.error(sentence)
     else:
         try:
-            done = confirm_orders(user, sheet, final, reasons, client_token=token, ledger=ledger, names=names)
-            saved = st.session_state.setdefault(f"counted-{editor_key}", {})
-            for p, q in counted.items():  # each typed count once into the stock book (a changed count is a new entry)
-                if saved.get(p) != q:
-                    record_count(user, ds, book, store, p, date, q, reason="counted at close (Orders page)")
-                    saved[p] = q
+            done = confirm_at_close(user, ds, sheet, final, reasons, counted, book, st.session_state.setdefault(f"counted-{editor_key}", {}),
+                                    client_token=token, names=names)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -221,5 +216,6 @@ else:
     st.caption("Per confirmed order: what was recommended, what the buyer chose and what demand turned out to be (lead window, "
                "censored days left out). Bias = (forecast − actual) / actual; FVA = 1 − WAPE / WAPE of the reference.")
     st.dataframe(fva_summary(outcome), hide_index=True, width="stretch", key="fva")
-    st.dataframe(outcome.select("order_date", "product", "recommended", "final", "reason", "forecast", "baseline", "buyer", "actual"),
-                 hide_index=True, width="stretch", key="fva_lines")
+    st.dataframe(outcome.select(pl.col("order_date").cast(pl.Date), "product", "recommended", "final", pl.col("reason").fill_null(""),
+                                "forecast", "baseline", "buyer", "actual"),
+                 hide_index=True, width="stretch", key="fva_lines", column_config=labels)

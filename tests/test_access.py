@@ -220,6 +220,32 @@ def test_count_allowed_is_signed_with_the_email(demo, tmp_path):
     assert counts["entered_by"].to_list() == [BUYER.email]
 
 
+def test_confirm_at_close_confirms_then_saves_each_typed_count_once(demo, tmp_path):
+    from engine.access.orders import confirm_at_close
+
+    path = tmp_path / "ledger.sqlite"
+    book = StockBook(path)
+    saved: dict = {}
+    done = confirm_at_close(BUYER, demo, _sheet(44), {12: 8}, None, {3: 40.0}, book, saved, client_token="t1")
+    assert done.version == 1 and _rows(path) == [(44, 1, BUYER.email)]
+    assert book.counts(44, 3)["counted_qty"].to_list() == [40.0] and saved == {3: 40.0}
+    # pressed again with the same count: no second count; a changed count is a new entry
+    confirm_at_close(BUYER, demo, _sheet(44), {12: 8}, None, {3: 40.0}, book, saved, client_token="t2")
+    assert book.counts(44, 3)["counted_qty"].to_list() == [40.0]
+    confirm_at_close(BUYER, demo, _sheet(44), {12: 8}, None, {3: 38.0}, book, saved, client_token="t3")
+    assert book.counts(44, 3)["counted_qty"].to_list() == [40.0, 38.0]
+    assert set(book.counts(44, 3)["entered_by"].to_list()) == {BUYER.email}
+
+
+def test_confirm_at_close_refused_writes_neither_order_nor_count(demo, tmp_path):
+    from engine.access.orders import confirm_at_close
+
+    path = tmp_path / "ledger.sqlite"
+    with pytest.raises(AccessDenied):
+        confirm_at_close(EXEC, demo, _sheet(44), {12: 8}, None, {3: 40.0}, StockBook(path), {}, client_token="t1")
+    assert not path.exists()
+
+
 # ---------------------------------------------------------------------------------------------- upload data
 def _files() -> dict[str, bytes]:
     return {name: text.replace("2017-01-04,45,2,3", "2017-01-04,45,9,3").encode() for name, text in GOOD.items()}
