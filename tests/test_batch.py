@@ -67,6 +67,7 @@ def test_local_cluster_gives_the_single_process_numbers(runs, chain):
     for store in (44, 45):
         assert len({s[3]["worker"] for s in seen if s[3]["store"] == store}) == 1
     assert all(s[3]["cpu_seconds"] > 0 for s in seen)
+    assert all(s[3]["threads"] == {"polars": 1, "blas": 1} for s in seen)  # no pool in a worker ignores the one-thread setting
     assert cluster["tasks"] == 2 and cluster["task_cpu_seconds"] == pytest.approx(sum(s[3]["cpu_seconds"] for s in seen), abs=0.01)
     out_single, out_cluster = Path(single["out"]), Path(cluster["out"])
     for name in ("forecasts", "metrics", "order_sheets"):

@@ -46,16 +46,23 @@ def one_thread_env() -> dict[str, str]:
     return {v: "1" for v in THREAD_VARS}
 
 
-def limit_threads() -> None:
-    """Best effort inside an already running process (a worker of a remote cluster)."""
+def limit_threads() -> dict[str, int]:
+    """Best effort inside an already running process (a worker of a remote cluster); returns the thread counts
+    the task will really use ({"polars": .., "blas": ..}), so a status shows when a pool ignored the setting
+    (polars reads POLARS_MAX_THREADS only when it is first imported: a LocalCluster worker gets it before)."""
+    import polars as pl
+
     for var, value in one_thread_env().items():
         os.environ.setdefault(var, value)
+    blas = 1
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_info, threadpool_limits
 
         threadpool_limits(1)
+        blas = max((pool.get("num_threads", 1) for pool in threadpool_info()), default=1)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
+    return {"polars": int(pl.thread_pool_size()), "blas": int(blas)}
 
 
 def series_folder(results_dir: str | Path, spec) -> Path:
@@ -147,10 +154,10 @@ def _save(folder: Path, frames: dict) -> None:
 
 def run_series(spec, settings: TaskSettings, ds=None) -> dict:
     """One series end to end; never raises. Returns store, product, key, ok, error, seconds, cpu_seconds, models_reused."""
-    limit_threads()
+    threads = limit_threads()
     t0, c0 = time.perf_counter(), time.process_time()
     status = {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False, "error": None,
-              "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None, "worker": os.getpid()}
+              "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None, "worker": os.getpid(), "threads": threads}
     try:
         frames = compute_series(spec, settings, ds)
         _save(series_folder(settings.results_dir, spec), frames)
