@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from engine.commands._options import product_ids
 from engine.commands._output import print_json
 from engine.data.dataset import load_dataset
 from engine.forecasting import run_forecast
@@ -17,16 +18,9 @@ from engine.data.storage import data_dir
 from engine.commands._output import format_table
 
 
-def _products(text: str) -> list[int]:
-    try:
-        return [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ValueError(f"--products must be product ids separated by commas (e.g. 3,12), not {text!r}.") from None
-
-
 def _next(args, ds) -> int:
     close = args.close or ds.end
-    products = _products(args.products) if args.products else store_products(ds, args.store)
+    products = product_ids(args.products) or store_products(ds, args.store)
     out = [forecast_lead_window(ds, args.store, p, close, model=args.models, models_dir=args.models_dir) for p in products]
     if args.json:
         print_json({"close": str(close), "forecasts": [q.to_dict() for q in out]})
@@ -54,7 +48,7 @@ def _forecast(args) -> int:
         if args.verbose:
             print(f"[{name}] {frac:4.0%} {msg}", file=sys.stderr)
 
-    results = run_forecast(ds, args.store, _products(args.products), args.test_start, args.test_end, models=args.models,
+    results = run_forecast(ds, args.store, product_ids(args.products), args.test_start, args.test_end, models=args.models,
                            models_dir=args.models_dir, progress=progress)
     if args.json:
         print_json({"results": [r.to_dict() for r in results]})

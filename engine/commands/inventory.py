@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from engine.commands._options import product_ids
 from engine.commands._output import print_json
 from engine.data.dataset import load_dataset
 from engine.inventory import evaluate_policy
@@ -11,19 +12,10 @@ from engine.commands._output import format_table
 from engine.ordering.sheet import order_sheet
 
 
-def _products(text: str | None) -> list[int] | None:
-    if text is None or text.strip().lower() in ("", "all"):
-        return None
-    try:
-        return [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ValueError(f"--products must be product ids separated by commas (e.g. 3,12), not {text!r}.") from None
-
-
 def _inventory(args) -> int:
 
     ds = load_dataset(args.data or data_dir())
-    result = evaluate_policy(ds, args.store, _products(args.products), args.test_start, args.test_end, args.safety_stock, form=args.form,
+    result = evaluate_policy(ds, args.store, product_ids(args.products), args.test_start, args.test_end, args.safety_stock, form=args.form,
                              pack_size=args.pack_size, model=args.model, models_dir=args.models_dir)
     if args.json:
         print_json(result.to_dict())
@@ -52,7 +44,7 @@ def _orders(args) -> int:
             counted[int(product)] = float(qty)
         except ValueError:
             raise ValueError(f"--closing-stock takes PRODUCT=COUNT (e.g. 3=1200), not {item!r}.") from None
-    sheet = order_sheet(ds, args.store, args.date, products=_products(args.products), safety_stock=args.safety_stock,
+    sheet = order_sheet(ds, args.store, args.date, products=product_ids(args.products), safety_stock=args.safety_stock,
                         closing_stock=counted or None, model=args.model, models_dir=args.models_dir, form=args.form, pack_size=args.pack_size)
     if args.json:
         print_json(sheet.to_dict())

@@ -5,17 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.commands._options import product_ids
 from engine.commands._output import print_json
 from engine.data.dataset import load_dataset
 from engine.data.storage import data_dir
 from engine.report.pilot import pilot_report
-
-
-def _products(text: str) -> list[int]:
-    try:
-        return [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ValueError(f"--products must be product ids separated by commas (e.g. 3,12,42), not {text!r}.") from None
 
 
 def _report(args) -> int:
@@ -27,7 +21,7 @@ def _report(args) -> int:
             print(f"[{name}] {frac:4.0%} {msg}", file=sys.stderr)
 
     write_pdf = not args.json or args.out is not None
-    numbers, pdf = pilot_report(ds, args.store, _products(args.products), args.windows, lang=args.lang, models=args.models,
+    numbers, pdf = pilot_report(ds, args.store, product_ids(args.products, "3,12,42"), args.windows, lang=args.lang, models=args.models,
                                 safety_stock=args.safety_stock, models_dir=args.models_dir, out_name=out, pdf=write_pdf, progress=progress,
                                 inventory_model=args.inventory_model)
     if pdf is not None:
