@@ -342,10 +342,24 @@ class OrderLedger:
                 raise
         return int(version)
 
+    def append(self, sql: str, row: tuple) -> None:
+        """One INSERT into an append-only table of this file (the stock book's counts and receipts), in its own
+        write transaction: committed whole or not at all."""
+        with self._connection() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute(sql, row)
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
     # -- reading -----------------------------------------------------------------------------
-    def _query(self, sql: str, params: tuple) -> list[tuple]:
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a SELECT on this file ([] while the file does not exist: reading never creates it)."""
         if not self.path.exists():
-            return []  # nothing confirmed yet: reading does not create the file
+            return []
         with self._connection() as con:
             return con.execute(sql, params).fetchall()
 
@@ -363,7 +377,7 @@ class OrderLedger:
     def history(self, store: int | None = None, date=None) -> pl.DataFrame:
         """Every confirmed order line (of one store and/or date), newest confirmation first."""
         where, params = self._where(store, date)
-        rows = self._query(
+        rows = self.query(
             "SELECT l.store_id, l.order_date, l.version, l.product_id, l.recommended_qty, l.final_qty, l.reason, "
             "l.confirmed_at, c.confirmed_by, l.confirmation_id FROM order_lines l JOIN confirmations c USING (confirmation_id)"
             f"{where} ORDER BY c.rowid DESC, l.product_id", params)
@@ -385,7 +399,7 @@ class OrderLedger:
                "ORDER BY c.rowid DESC")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return _frame(self._query(sql, params), list(_CONFIRMATION_SCHEMA), _CONFIRMATION_SCHEMA)
+        return _frame(self.query(sql, params), list(_CONFIRMATION_SCHEMA), _CONFIRMATION_SCHEMA)
 
     def history_csv(self, store: int | None = None, date=None) -> str:
         """The history as CSV text (the page's download, ``ledger --csv``)."""
@@ -398,7 +412,7 @@ class OrderLedger:
         schema = {"store_id": pl.Int64, "order_date": pl.Date, "version": pl.Int64, "product_id": pl.Int64, "lead_time": pl.Int64,
                   "model": pl.String, "forecast_total": pl.Float64, "baseline_total": pl.Float64}
         try:
-            rows = self._query("SELECT c.store_id, c.order_date, c.version, f.product_id, f.lead_time, f.model, f.forecast_total, "
+            rows = self.query("SELECT c.store_id, c.order_date, c.version, f.product_id, f.lead_time, f.model, f.forecast_total, "
                                f"f.baseline_total FROM order_forecasts f JOIN confirmations c USING (confirmation_id){where}", params)
         except ValueError as exc:
             if "no such table" in str(exc):
@@ -409,7 +423,7 @@ class OrderLedger:
 
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` ('ok' when the file is sound)."""
-        rows = self._query("PRAGMA integrity_check", ())
+        rows = self.query("PRAGMA integrity_check", ())
         return "ok" if not rows else "; ".join(r[0] for r in rows)
 
 

@@ -84,15 +84,7 @@ class StockBook:
         if self.ledger.read_only:
             raise ValueError(f"The stock book {self.path} was opened read-only; enter counts on the Orders page or with "
                              f"`python -m engine stock count`.")
-        with self.ledger._connection() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                con.execute(sql, row)
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+        self.ledger.append(sql, row)
 
     def add_count(self, store: int, product: int, date, counted, book: float | None = None, by: str | None = None,
                   reason: str | None = None) -> dict:
@@ -130,7 +122,7 @@ class StockBook:
             params.append(int(product))
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         try:
-            return self.ledger._query(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY rowid", tuple(params))
+            return self.ledger.query(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY rowid", tuple(params))
         except ValueError as exc:
             if "no such table" in str(exc):  # an older ledger opened read-only: no stock entries yet
                 return []
