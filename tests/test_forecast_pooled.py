@@ -154,3 +154,22 @@ def test_lead_window_of_the_pooled_model_explains_its_point(dev, tmp_path):
     for e, f in zip(q.explanation, q.point):
         assert e["baseline"] + sum(e["contributions"].values()) == pytest.approx(f, abs=1e-6)
     assert q.errors.shape[0] >= 60 and q.total_quantile(0.5) <= q.total_quantile(0.9) <= q.total_quantile(0.99)
+
+
+def test_last_years_seasonal_index_is_read_from_last_year_only(dev):
+    """yoy_season = sales of the target day 364 days earlier / the 28-day mean at the origin 364 days earlier."""
+    from engine.forecasting.models.pooled import FEATURES, panel
+
+    ds, products = dev
+    product = products[0]
+    pan = panel(ds, 44)
+    q = pan.qty[product]
+    origin = (CUT - ds.start).days
+    for h in (1, 2):
+        X, _, _ = pan.design(product, np.array([origin]), h)
+        last_year = origin - 364
+        expected = q[origin + h - 364] / q[last_year - 27: last_year + 1].mean()
+        assert X[0, FEATURES.index("yoy_season")] == pytest.approx(expected)
+    # before a year of history the index is unknown, not 0
+    X, _, _ = pan.design(product, np.array([100]), 1)
+    assert np.isnan(X[0, FEATURES.index("yoy_season")])

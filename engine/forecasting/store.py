@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.data.storage import state_dir
 
-MODEL_VERSION = 3  # 2: selection folds spread over the year, recency-weighted score; 3: faster pooled_lgbm (150 trees at 0.1, 63 bins)
+MODEL_VERSION = 4  # 2: selection folds spread over the year, recency-weighted score; 3: faster pooled_lgbm (150 trees at 0.1, 63 bins); 4: its yoy_season feature
 
 
 def default_models_dir(ds) -> Path:

@@ -8,7 +8,8 @@ horizon h) describes the target day T = t + h with what is known at 22:00 of day
   scale = mean of the last 28 days up to t; the booster learns (y_T - base) / scale, so the forecast
   is base + scale * booster(x) and a level shift of one product does not confuse the others;
 - same-weekday lags and recent values divided by the scale, trend ratios (7 vs 28 days, 28 vs the
-  28 before, the same day a year earlier);
+  28 before, the same day a year earlier, and last year's seasonal index of the target day: its sales
+  over the 28-day mean at last year's origin);
 - the calendar of T, known ahead: weekday, day of month, month, holiday (``holidays.csv``), days to
   and from the nearest holiday, payday (15th and month end); a closed day (Christmas, or a calendar
   date with no sales in every earlier year, such as 1 January) is forecast 0 by rule and left out
@@ -40,7 +41,7 @@ from engine.forecasting.series import Series
 FEATURES = [
     "product", "store",
     "sw1", "sw2", "sw3", "sw4", "base_s", "qty_t", "qty_t1", "sw_std",
-    "trend_7_28", "trend_28_56", "yoy",
+    "trend_7_28", "trend_28_56", "yoy", "yoy_season",
     "t_weekday", "t_dom", "t_month", "t_holiday", "t_to_holiday", "t_from_holiday", "t_payday", "t_closed", "t_promo",
     "cust_t", "cust_sw", "city_t", "state_t",
 ]
@@ -48,7 +49,7 @@ GROUPS = {
     "product": "recent sales", "store": "recent sales", "sw1": "recent sales", "sw2": "recent sales", "sw3": "recent sales",
     "sw4": "recent sales", "base_s": "recent sales", "qty_t": "recent sales", "qty_t1": "recent sales",
     "sw_std": "recent sales",
-    "trend_7_28": "trend", "trend_28_56": "trend", "yoy": "trend", "t_month": "trend",
+    "trend_7_28": "trend", "trend_28_56": "trend", "yoy": "trend", "yoy_season": "trend", "t_month": "trend",
     "t_weekday": "weekday",
     "t_dom": "holiday/payday", "t_holiday": "holiday/payday", "t_to_holiday": "holiday/payday", "t_from_holiday": "holiday/payday",
     "t_payday": "holiday/payday", "t_closed": "holiday/payday", "t_promo": "promotion",
@@ -151,6 +152,12 @@ class Panel:
         base = np.where(np.isfinite(base), base, ma28)
         yoy_idx = T - 364
         yoy = np.where(yoy_idx >= 0, q[np.clip(yoy_idx, 0, None)], np.nan)
+        # last year's seasonal index of the target day: its sales over the 28-day mean at last year's origin, so a
+        # yearly ramp (Frozen before Christmas) is carried over at today's level whatever the growth since
+        ly = idx - 364
+        ma28_ly = np.where(ly >= 0, _rolling_mean(q, 28)[np.clip(ly, 0, None)], np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            yoy_season = np.where(ma28_ly > 1e-9, yoy / ma28_ly, np.nan)
         c = self.cust["customers"]
         cm = _rolling_mean(c, 28)
         cmi = np.where(cm[idx] > 0, cm[idx], 1.0)
@@ -168,7 +175,7 @@ class Panel:
                 np.full(len(idx), product, dtype=float), np.full(len(idx), self.store, dtype=float),
                 sw / scale[:, None], base / scale, q[idx] / scale, np.where(idx >= 1, q[np.clip(idx - 1, 0, None)], np.nan) / scale,
                 sw_std / scale,
-                ma7 / scale, np.where(prev28 > 0, ma28 / prev28, np.nan), yoy / scale,
+                ma7 / scale, np.where(prev28 > 0, ma28 / prev28, np.nan), yoy / scale, yoy_season,
                 self.weekday[T], self.dom[T], self.month[T], self.holiday[T], self.to_holiday[T], self.from_holiday[T],
                 self.payday[T], self.closed[T], t_promo,
                 c[idx] / cmi, cust_sw, rel("city_customers"), rel("state_customers"),
