@@ -37,7 +37,7 @@ from engine.ask.retrieval import ABOUT_DOCUMENTS, retrieve
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL
 from engine.ask.templates import match_template
-from engine.ask.text_to_sql import SQL_MAX_TOKENS, build_sql_prompt, extract_sql, is_numeric_question, messages_tokens
+from engine.ask.text_to_sql import SQL_MAX_TOKENS, SQL_STOP, build_sql_prompt, extract_sql, is_numeric_question, messages_tokens
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 
@@ -623,7 +623,7 @@ def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None
     error = None
     for _attempt in range(2):
         try:
-            reply = llm.chat(messages, max_tokens=SQL_MAX_TOKENS, stream=False)
+            reply = llm.chat(messages, max_tokens=SQL_MAX_TOKENS, stream=False, stop=SQL_STOP)
         except BackendError as exc:
             return None, str(exc)
         _record_usage(llm, answer, "sql")

@@ -312,7 +312,7 @@ class ScriptedSQL:
     def __init__(self, sql: str | None):
         self.sql = sql
 
-    def chat(self, messages, max_tokens=512, stream=False):
+    def chat(self, messages, max_tokens=512, stream=False, stop=None):
         prompt = "\n".join(m["content"] for m in messages)
         if "ONE DuckDB SQL SELECT" in messages[0]["content"] and self.sql:
             reply = f"```sql\n{self.sql}\n```"
