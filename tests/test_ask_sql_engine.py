@@ -121,3 +121,20 @@ def test_open_is_cached_until_the_ledger_changes(demo_dir, demo, tmp_path):
     second = SqlEngine.open(folder, ds=demo)
     assert second is not first and "order_lines" in second.tables
     assert second.run("SELECT count(*) AS n FROM order_lines").scalar() == 1
+
+
+def test_order_lines_hold_the_latest_confirmation_of_each_store_and_day(demo_dir, demo, tmp_path):
+    """A re-confirmation replaces the earlier one: a sum over order_lines is never double-counted."""
+    from tests.ask_support import write_ledger
+
+    folder = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, folder)
+    write_ledger(folder.parent / "state" / "ledger.sqlite", [
+        (44, "2017-03-30", [(3, 3200, 3000, "r"), (5, 100, 100, "")], "kim"),
+        (44, "2017-03-30", [(3, 3200, 3300, "more")], "kim"),  # version 2 of the same order
+        (44, "2017-03-31", [(3, 3100, 3100, "")], "kim"),
+    ])
+    eng = SqlEngine(folder, ds=demo)
+    rows = eng.run("SELECT order_date, version, product_id, final_qty FROM order_lines ORDER BY order_date, product_id").rows
+    assert rows == [{"order_date": "2017-03-30", "version": 2, "product_id": 3, "final_qty": 3300.0},
+                    {"order_date": "2017-03-31", "version": 1, "product_id": 3, "final_qty": 3100.0}]

@@ -4,7 +4,7 @@ The connection holds copies of the validated tables only (in a private temporary
 opened read-only): ``sales, products, stores, visits`` (the customer visits, ``Dataset.visits``; the
 file is ``orders.csv``, but "orders" here would be mistaken for purchase orders), ``oil_price`` with
 the QUOTED days only (the Dataset's daily oil is forward-filled for the models; an average or a
-minimum of the price is over the days that had a price), ``order_lines`` from the order ledger
+minimum of the price is over the days that had a price), ``order_lines`` from the order ledger (the latest confirmation of each store and day)
 (read through ``OrderLedger(path, read_only=True)``) when it exists, and ``forecasts`` from the latest
 nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
@@ -50,9 +50,6 @@ class SqlResult:
     truncated: bool
     seconds: float
 
-    def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=self.columns, orient="row") if self.rows else pl.DataFrame(schema=self.columns)
-
     def scalar(self):
         """The single value of a one-row, one-column result (None otherwise)."""
         if len(self.rows) == 1 and len(self.columns) == 1:
@@ -82,14 +79,16 @@ def _table(ds, name: str) -> pl.DataFrame:
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:
-    """Every confirmed order line of the ledger, read through ``OrderLedger(read_only=True)`` (None when
-    there is no ledger file or it cannot be read)."""
+    """The order lines that count: those of the latest confirmation (version) of each store and order
+    date, read through ``OrderLedger(read_only=True)`` (None when there is no ledger file or it cannot be
+    read). A re-confirmation replaces the earlier one, so a sum over this table is never double-counted."""
     if not Path(path).is_file():
         return None
     try:
         lines = OrderLedger(path, read_only=True).history()
     except ValueError:  # the ledger says in one sentence what is wrong with the file
         return None
+    lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
     return lines.select("confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty",
                         "final_qty", "reason", "confirmed_at").with_columns(
         pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32))

@@ -91,7 +91,6 @@ class _Walker:
     def __init__(self, allowed: set[str]):
         self.allowed = {t.lower() for t in allowed}
         self.ctes: set[str] = set()
-        self.tables: set[str] = set()
 
     def walk(self, node) -> None:
         if isinstance(node, list):
@@ -144,7 +143,6 @@ class _Walker:
             return
         if low not in self.allowed:
             raise UnsafeSQL(f"The table {name} is not available; use only {_quote_list(self.allowed)}.")
-        self.tables.add(low)
 
     def _function(self, node: dict) -> None:
         name = str(node.get("function_name") or "").lower()
@@ -247,10 +245,3 @@ def check_sql(sql: str, allowed_tables: set[str], max_length: int = 4000, limit:
         raise UnsafeSQL(f"The query could not be normalized ({first}); write a simpler SELECT.") from None
     return normalized
 
-
-def tables_used(sql: str, allowed_tables: set[str]) -> set[str]:
-    """The allow-listed tables a (checked) query reads."""
-    con = _parser_connection()
-    walker = _Walker(set(allowed_tables))
-    walker.walk(_serialize(con, sql)["statements"][0])
-    return walker.tables

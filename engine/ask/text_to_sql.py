@@ -31,11 +31,11 @@ TABLE_NOTES = {
     "sales": "units sold (Qty) per store, product and day",
     "products": "SubCategory is the product name; LeadTime days from order to arrival; Price per unit",
     "stores": "store master",
-    "visits": "customer visits (CustomerCount) per store and day; not purchase orders",
-    "oil_price": "WTI oil price, USD per barrel, only on the days it was quoted; the price on a day without a row "
-                 "is the last quote before it",
-    "order_lines": "confirmed purchase orders; one row per product and confirmation version: use only the latest "
-                   "version of each store_id, order_date",
+    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); not purchase orders",
+    "oil_price": "WTI oil price, USD per barrel, only on the days it was quoted (an average says over how many: "
+                 "count(*) AS days); the price on a day without a row is the last quote before it",
+    "order_lines": "confirmed purchase order lines (final_qty units ordered), the latest confirmation of each "
+                   "store_id and order_date",
     "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, target_date)",
 }
 # which tables a question is about (sales when it names none of the others)
@@ -55,15 +55,16 @@ CATEGORY_MAX_VALUES = 30
 # short examples: (tables they use, question, SQL); the prompt takes the first two whose tables it has
 FEW_SHOT = [
     ({"order_lines"}, "Units of product 5 ordered for store 7 in May 2017?",
-     "WITH latest AS (SELECT store_id, order_date, max(version) AS version FROM order_lines GROUP BY ALL) "
-     "SELECT sum(final_qty) AS total_qty, count(*) AS lines FROM order_lines JOIN latest USING (store_id, order_date, version) "
+     "SELECT sum(final_qty) AS total_qty, count(*) AS lines FROM order_lines "
      "WHERE store_id = 7 AND product_id = 5 AND order_date BETWEEN DATE '2017-05-01' AND DATE '2017-05-31'"),
-    ({"oil_price"}, "2015년 5월 평균 유가는?",
+    ({"oil_price"}, "Average oil price in May 2015?",
      "SELECT round(avg(WTI_Price), 2) AS avg_price, count(*) AS days FROM oil_price "
      "WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31'"),
-    ({"visits"}, "Which day in March 2017 had the most customers at store 7?",
-     "SELECT Date, CustomerCount FROM visits WHERE Store_ID = 7 AND Date BETWEEN DATE '2017-03-01' AND DATE '2017-03-31' "
-     "ORDER BY CustomerCount DESC LIMIT 1"),
+    ({"oil_price"}, "Oil price on 2015-05-10?",
+     "SELECT Date, WTI_Price FROM oil_price WHERE Date <= DATE '2015-05-10' ORDER BY Date DESC LIMIT 1"),
+    ({"visits"}, "Which store had the most customer visits in May 2015?",
+     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' "
+     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 1"),
     ({"sales"}, "How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
      "AND Date BETWEEN DATE '2017-03-20' AND DATE '2017-03-26'"),
