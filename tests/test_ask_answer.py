@@ -152,6 +152,7 @@ class CountingLLM(ScriptedLLM):
 
     def chat(self, messages, max_tokens=512, stream=False, stop=None):
         self.max_tokens = [*getattr(self, "max_tokens", []), max_tokens]
+        self.stops = [*getattr(self, "stops", []), stop]
         reply = super().chat(messages, max_tokens, stream)
         self.last_usage = {"prompt_tokens": sum(len(m["content"].split()) for m in messages),
                            "completion_tokens": len(self.prompts) * 10}
@@ -160,12 +161,14 @@ class CountingLLM(ScriptedLLM):
 
 def test_text_to_sql_is_one_model_call_by_default_with_its_tokens_recorded(data, demo):
     """The numeric sentence is written by code from the rows: no second (phrasing) call unless asked."""
+    from engine.ask.text_to_sql import SQL_MAX_TOKENS, SQL_STOP
+
     truth = demo.stores.filter(pl.col("State") == "TX").height
     llm = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", "There are 99 stores.")
     a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
     assert len(llm.prompts) == 1 and llm.replies == ["There are 99 stores."]
     assert f"**{truth}**" in a.answer and "99" not in a.answer
-    assert llm.max_tokens == [150]
+    assert llm.max_tokens == [SQL_MAX_TOKENS] and llm.stops == [SQL_STOP]  # a short reply that ends at the closing fence
     words = sum(len(m["content"].split()) for m in llm.prompts[0])
     assert a.usage == [{"step": "sql", "prompt_tokens": words, "completion_tokens": 10}]
     ko = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'")

@@ -40,6 +40,7 @@ def test_prompt_has_rules_the_question_s_tables_examples_and_resolved_entities(e
     ("How many customers visited store 44 in 2016?", {"visits"}),
     ("2016년 1월 평균 유가는?", {"oil_price"}),
     ("Which city's stores sold the most units?", {"sales", "stores"}),
+    ("How many stores are in Texas?", {"stores"}),
     ("What is the average price of the products sold at store 7?", {"sales", "products"}),
     ("매장 44의 2016년 고객 수와 판매량", {"sales", "visits"}),
 ])

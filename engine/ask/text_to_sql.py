@@ -20,7 +20,8 @@ from engine.ask.sql_guard import UnsafeSQL
 SYSTEM_RULES = (
     "You write ONE DuckDB SQL SELECT statement that answers the question. Use only the tables and columns below "
     "(WITH ... SELECT is fine; never write, attach, copy or read files). Dates: DATE 'YYYY-MM-DD'. A missing sales "
-    "row means 0 units. An average also returns count(*) AS days. Reply with the SQL in a ```sql block only."
+    "row means 0 units. An average also returns count(*) AS days; a ranking also returns the value it ranks by. "
+    "Reply with the SQL in a ```sql block only."
 )
 PROMPT_TOKEN_BUDGET = 600  # tokens (Qwen2.5 tokenizer) for the whole prompt; most take 300-450
 SQL_MAX_TOKENS = 128  # a SELECT for these tables fits in ~30-90 tokens
@@ -45,7 +46,8 @@ TABLE_WORDS = {
     "order_lines": r"\border|ledger|발주|주문",
     "forecasts": r"forecast|predict|예측",
     "products": r"(?<!oil )price|lead ?time|categor|subcategor|product name|가격|단가|리드|카테고리|분류",
-    "stores": r"\bcity|cities|\bstate|store type|region|도시|지역|유형",
+    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores|stores (?:are )?in\b(?!\s*\d)"
+              r"|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
     "sales": r"\bsold|\bsell|sales|판매|매출|팔",
 }
 # small text columns whose exact values go into the prompt (so a model writes State = 'TX', not 'Texas')
@@ -105,7 +107,7 @@ def pick_tables(question: str, entities: Entities, available) -> list[str]:
     else sales."""
     text = f"{question} {entities.normalized or ''}".lower()
     picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available)
-    if not picked & {"visits", "oil_price", "order_lines", "forecasts"}:
+    if not picked:
         picked.add("sales")
     return [t for t in available if t in picked]
 
@@ -144,7 +146,9 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
             except KeyError:  # an unknown id: the id alone
                 names.append(str(p))
         hints.append(f"products: {', '.join(names)} (Product_ID)")
-    if entities.start and entities.end:
+    if entities.start and entities.end and entities.start == entities.end:
+        hints.append(f"day: {entities.start.isoformat()}")
+    elif entities.start and entities.end:
         hints.append(f"period: {entities.start.isoformat()} to {entities.end.isoformat()}")
     if entities.top_n:
         hints.append(f"top {entities.top_n}")
