@@ -64,9 +64,9 @@ FEW_SHOT = [
      "WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31'"),
     ({"oil_price"}, "Oil price on 2015-05-10?",
      "SELECT Date, WTI_Price FROM oil_price WHERE Date <= DATE '2015-05-10' ORDER BY Date DESC LIMIT 1"),
-    ({"visits"}, "Which store had the most customer visits in May 2015?",
+    ({"visits"}, "Top 3 stores by customer visits in May 2015?",
      "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' "
-     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 1"),
+     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
     ({"sales"}, "How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
      "AND Date BETWEEN DATE '2017-03-20' AND DATE '2017-03-26'"),
