@@ -94,7 +94,9 @@ class Answer:
 # ------------------------------------------------------------------------------------------ numbers
 def format_value(value) -> str:
     """How code writes a number or date from the rows (the same form the model is told to copy)."""
-    if isinstance(value, bool) or value is None:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -147,18 +149,6 @@ def unsupported_numbers(text: str, allowed: set[str]) -> set[str]:
     """Numbers in ``text`` that are not in ``allowed`` (small counting words like 1..10 are fine)."""
     small = {f"{i:.2f}" for i in range(0, 11)}
     return {n for n in numbers_in(text) if n not in allowed and n not in small}
-
-
-def _jsonable(value):
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------- sentences
@@ -541,7 +531,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
         if result is not None:
             answer.sql = result.sql
             answer.columns = list(result.columns)
-            answer.rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.rows]
+            answer.rows = result.rows  # JSON-friendly already (SqlEngine: ISO dates, no NaN)
             facts = result_sentence(description, answer.columns, result.rows, language, result.truncated)
         elif route == "sql":  # no valid query: say so, instead of answering a different question
             text = (("이 질문에 맞는 유효한 쿼리를 만들지 못해 답할 수 없습니다. " if language == "ko" else

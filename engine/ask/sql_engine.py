@@ -16,6 +16,7 @@ at most ``row_limit`` rows come back.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import os
 import shutil
 import tempfile
@@ -219,16 +220,19 @@ class SqlEngine:
 
 
 def _plain(value):
-    """JSON-friendly Python values (dates as ISO text, Decimals as float)."""
+    """JSON-friendly Python values: dates as ISO text, Decimals as float, NaN as None (never a number in a
+    total or an answer), anything else that is not str/int/float/bool as text."""
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0) and value.tzinfo is None:
             return value.date().isoformat()  # date_trunc(...) of a DATE gives midnight timestamps
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    if value is not None and type(value).__name__ == "Decimal":
+    if isinstance(value, decimal.Decimal):
         return float(value)
-    return value
+    if isinstance(value, float) and value != value:
+        return None
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 __all__ = ["SqlEngine", "SqlResult", "SqlTimeout", "SqlError", "UnsafeSQL", "BASE_TABLES", "ledger_path", "latest_forecasts"]
