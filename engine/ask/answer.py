@@ -44,8 +44,8 @@ from engine.data.storage import state_dir, state_stamp
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
 # Latency on 2 CPU cores is mostly prompt evaluation (~tokens in) plus generation (~tokens out):
-RAG_PROMPT_TOKEN_BUDGET = 700  # the whole RAG prompt (Qwen2.5 tokens, estimated): on CPU, prompt evaluation is most of the latency (docs/benchmarks.md)
-PASSAGE_CHARS = 300  # at most this much of one passage goes into the prompt (the page shows it whole)
+RAG_PROMPT_TOKEN_BUDGET = 480  # the whole RAG prompt (Qwen2.5 tokens, estimated): on CPU, prompt evaluation is most of the latency (docs/benchmarks.md)
+PASSAGE_CHARS = 260  # at most this much of one passage goes into the prompt (the page shows it whole)
 RAG_MAX_TOKENS = 100  # ~3 short sentences; a reply cut there ends at its last full sentence
 PHRASE_MAX_TOKENS = 100
 STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
