@@ -30,7 +30,7 @@ BACKENDS = ("local", "openai", "transformers", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
 # sized to the prompts: text-to-SQL <= 600 tokens (+ a retry with the refused reply and the error, and
-# <= 128 out), RAG <= 700 tokens + 100 out; a smaller context is less memory and a smaller prompt cache entry
+# <= 128 out), RAG <= 480 tokens + 100 out; a smaller context is less memory and a smaller prompt cache entry
 DEFAULT_N_CTX = 1536
 
 
