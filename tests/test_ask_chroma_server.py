@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, local_server
 
 
 def chroma_executable() -> str:
@@ -30,31 +23,14 @@ def chroma_executable() -> str:
 @pytest.fixture
 def chroma_server(tmp_path):
     port = free_port()
-    log = open(tmp_path / "chroma.log", "wb")
-    proc = subprocess.Popen([chroma_executable(), "run", "--path", str(tmp_path / "chroma-data"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                pytest.fail(f"chroma run did not answer its heartbeat: {(tmp_path / 'chroma.log').read_text(errors='replace')[-2000:]}")
-            time.sleep(0.3)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as r:
+            return r.status == 200
+
+    args = [chroma_executable(), "run", "--path", str(tmp_path / "chroma-data"), "--host", "127.0.0.1", "--port", str(port)]
+    with local_server(args, ready, tmp_path / "chroma.log", "chroma run"):
         yield "127.0.0.1", port, tmp_path / "chroma-data"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_index_and_retrieve_through_a_chroma_server(demo, demo_dir, chroma_server, monkeypatch):

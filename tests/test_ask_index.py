@@ -88,9 +88,10 @@ def test_stored_metadata_and_dense_query(demo_dir, tmp_path):
     assert meta["note:0#0"]["store"] == 40 and meta["note:0#0"]["product"] == -1 and meta["note:0#0"]["doc_id"] == "note:0"
     hits = index.query(embed_query("충족률이 뭐야?"), 3)
     assert hits[0][0] == "dictionary:kpi:fill-rate#0" and 0 < hits[0][1] <= 1.0001
-    from engine.ask.retrieval import SimpleEntities, metadata_filters
+    from engine.ask.entities import Entities
+    from engine.ask.retrieval import metadata_filters
 
-    only_41 = index.query(embed_query("store sales"), 10, filters=metadata_filters(SimpleEntities(stores=[41])))
+    only_41 = index.query(embed_query("store sales"), 10, filters=metadata_filters(Entities(stores=[41])))
     assert {cid for cid, _ in only_41} == {"note:1#0", "dictionary:kpi:fill-rate#0"}
 
 

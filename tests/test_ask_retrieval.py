@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from engine.ask.retrieval import retrieve, simple_entities
+from engine.ask.entities import Entities, extract_entities
+from engine.ask.retrieval import retrieve
 from engine.ask.tokenize import tokenize
 
 SUBSET_STORES = {7, 15, 20, 44}
@@ -110,12 +113,16 @@ def test_bm25_finds_the_korean_store_despite_particles():
     assert not [n for n in plain if n.node.node_id == "d0" and n.score > 0]  # whole-word tokens miss it
 
 
-def test_simple_entities_reads_korean_and_english_names():
-    e = simple_entities("2017년 3월 44번 매장 12번 상품 판매량")
+def test_entities_without_a_data_set_read_korean_and_english_names():
+    """What retrieve() filters on when it is given no entities: read from the question alone."""
+    e = extract_entities("2017년 3월 44번 매장 12번 상품 판매량", None, last=dt.date(2017, 3, 31))
     assert (e.stores, e.products, str(e.start), str(e.end), e.language) == ([44], [12], "2017-03-01", "2017-03-31", "ko")
-    e = simple_entities("What did store 7 sell of products 3 in 2016?")
+    e = extract_entities("What did store 7 sell of products 3 in 2016?", None, last=dt.date(2017, 3, 31))
     assert (e.stores, e.products, str(e.start), str(e.end)) == ([7], [3], "2016-01-01", "2016-12-31")
-    assert simple_entities("what is fill rate").stores == []
+    assert extract_entities("what is fill rate", None).stores == []
+    e = extract_entities("44번 매장 지난주 판매량", None, last=dt.date(2017, 3, 31))  # relative to the last day given
+    assert (str(e.start), str(e.end)) == ("2017-03-20", "2017-03-26")
+    assert extract_entities("44번 매장 지난주 판매량", None).start is None  # no last day: no period
 
 
 def test_hit_at_5_on_the_question_set(ask_index):
@@ -153,9 +160,8 @@ def test_filters_keep_other_stores_out_and_passages_carry_metadata(ask_index):
         assert p.text and p.title and p.metadata["chunk_id"].startswith(p.id + "#")
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     # an entities object from the caller wins over the question's own words
-    from engine.ask.retrieval import SimpleEntities
 
-    only_15 = retrieve(ask_index, "monthly sales in 2015", entities=SimpleEntities(stores=[15]), top_k=5)
+    only_15 = retrieve(ask_index, "monthly sales in 2015", entities=Entities(stores=[15]), top_k=5)
     assert all(p.metadata["store"] in (None, 15) for p in only_15)
     assert "summary:store:15:2015" in [p.id for p in only_15]
 

@@ -21,24 +21,7 @@ def test_only_the_five_tables_without_ledger_or_batch(engine, demo):
     assert set(engine.tables) == {"sales", "products", "stores", "visits", "oil_price"}
     assert engine.tables["sales"] == demo.sales.columns
     assert engine.tables["oil_price"] == ["Date", "WTI_Price"]  # the quoted days only
-    text = engine.schema_text()
-    assert "sales(Date DATE" in text and "BEVERAGES" in text and "음료" in text
-    assert str(demo.end) in text
-
-
-def test_schema_text_lists_the_exact_values_of_small_text_columns(engine, demo):
-    """So a model writes State = 'TX' (the data's value), not 'Texas'; kept short for every prompt."""
-    text = engine.schema_text()
-    values = engine.category_values()
-    for table, column in (("stores", "State"), ("stores", "City"), ("stores", "Store_Type"), ("products", "Category")):
-        want = sorted(str(v) for v in getattr(demo, table)[column].unique().to_list())
-        assert values[f"{table}.{column}"] == want
-        line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{table}.{column}:"))
-        assert all(repr(v) in line for v in want)
-    states = values["stores.State"]
-    assert all(len(s) <= 3 for s in states)  # codes such as 'TX', which the model must copy
-    added = text.split("Exact values of text columns", 1)[1].split("Glossary:", 1)[0]
-    assert 20 < len(added) / 4 < 300  # roughly tokens (chars / 4)
+    assert engine.types["sales"]["Date"] == "DATE" and engine.types["oil_price"]["WTI_Price"] == "DOUBLE"
 
 
 def test_sum_of_a_product_at_a_store_equals_polars(engine, demo):
@@ -138,3 +121,20 @@ def test_open_is_cached_until_the_ledger_changes(demo_dir, demo, tmp_path):
     second = SqlEngine.open(folder, ds=demo)
     assert second is not first and "order_lines" in second.tables
     assert second.run("SELECT count(*) AS n FROM order_lines").scalar() == 1
+
+
+def test_order_lines_hold_the_latest_confirmation_of_each_store_and_day(demo_dir, demo, tmp_path):
+    """A re-confirmation replaces the earlier one: a sum over order_lines is never double-counted."""
+    from tests.ask_support import write_ledger
+
+    folder = tmp_path / "data" / "current"
+    shutil.copytree(demo_dir, folder)
+    write_ledger(folder.parent / "state" / "ledger.sqlite", [
+        (44, "2017-03-30", [(3, 3200, 3000, "r"), (5, 100, 100, "")], "kim"),
+        (44, "2017-03-30", [(3, 3200, 3300, "more")], "kim"),  # version 2 of the same order
+        (44, "2017-03-31", [(3, 3100, 3100, "")], "kim"),
+    ])
+    eng = SqlEngine(folder, ds=demo)
+    rows = eng.run("SELECT order_date, version, product_id, final_qty FROM order_lines ORDER BY order_date, product_id").rows
+    assert rows == [{"order_date": "2017-03-30", "version": 2, "product_id": 3, "final_qty": 3300.0},
+                    {"order_date": "2017-03-31", "version": 1, "product_id": 3, "final_qty": 3100.0}]

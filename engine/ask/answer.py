@@ -37,15 +37,15 @@ from engine.ask.retrieval import ABOUT_DOCUMENTS, retrieve
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL
 from engine.ask.templates import match_template
-from engine.ask.text_to_sql import SQL_MAX_TOKENS, build_sql_prompt, extract_sql, is_numeric_question, messages_tokens
+from engine.ask.text_to_sql import SQL_MAX_TOKENS, SQL_STOP, build_sql_prompt, extract_sql, is_numeric_question, messages_tokens
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 
 MAX_QUESTION_CHARS = 1000
 TOP_K = 5
 # Latency on 2 CPU cores is mostly prompt evaluation (~tokens in) plus generation (~tokens out):
-RAG_PROMPT_TOKEN_BUDGET = 700  # the whole RAG prompt (Qwen2.5 tokens, estimated): on CPU, prompt evaluation is most of the latency (docs/benchmarks.md)
-PASSAGE_CHARS = 300  # at most this much of one passage goes into the prompt (the page shows it whole)
+RAG_PROMPT_TOKEN_BUDGET = 480  # the whole RAG prompt (Qwen2.5 tokens, estimated): on CPU, prompt evaluation is most of the latency (docs/benchmarks.md)
+PASSAGE_CHARS = 260  # at most this much of one passage goes into the prompt (the page shows it whole)
 RAG_MAX_TOKENS = 100  # ~3 short sentences; a reply cut there ends at its last full sentence
 PHRASE_MAX_TOKENS = 100
 STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
@@ -94,7 +94,9 @@ class Answer:
 # ------------------------------------------------------------------------------------------ numbers
 def format_value(value) -> str:
     """How code writes a number or date from the rows (the same form the model is told to copy)."""
-    if isinstance(value, bool) or value is None:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -147,18 +149,6 @@ def unsupported_numbers(text: str, allowed: set[str]) -> set[str]:
     """Numbers in ``text`` that are not in ``allowed`` (small counting words like 1..10 are fine)."""
     small = {f"{i:.2f}" for i in range(0, 11)}
     return {n for n in numbers_in(text) if n not in allowed and n not in small}
-
-
-def _jsonable(value):
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------- sentences
@@ -541,7 +531,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
         if result is not None:
             answer.sql = result.sql
             answer.columns = list(result.columns)
-            answer.rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.rows]
+            answer.rows = result.rows  # JSON-friendly already (SqlEngine: ISO dates, no NaN)
             facts = result_sentence(description, answer.columns, result.rows, language, result.truncated)
         elif route == "sql":  # no valid query: say so, instead of answering a different question
             text = (("이 질문에 맞는 유효한 쿼리를 만들지 못해 답할 수 없습니다. " if language == "ko" else
@@ -623,7 +613,7 @@ def _text_to_sql(question, engine, entities, llm, answer) -> tuple[object | None
     error = None
     for _attempt in range(2):
         try:
-            reply = llm.chat(messages, max_tokens=SQL_MAX_TOKENS, stream=False)
+            reply = llm.chat(messages, max_tokens=SQL_MAX_TOKENS, stream=False, stop=SQL_STOP)
         except BackendError as exc:
             return None, str(exc)
         _record_usage(llm, answer, "sql")

@@ -29,8 +29,9 @@ from engine.ask.models import DEFAULT_LOCAL_MODEL, model_path, spec
 BACKENDS = ("local", "openai", "transformers", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
-# prompts stay under ~1,200 tokens and answers under 200: 2,048 holds a prompt, a retry and the reply
-DEFAULT_N_CTX = 2048
+# sized to the prompts: text-to-SQL <= 600 tokens (+ a retry with the refused reply and the error, and
+# <= 128 out), RAG <= 480 tokens + 100 out; a smaller context is less memory and a smaller prompt cache entry
+DEFAULT_N_CTX = 1536
 
 
 class BackendError(ValueError):
@@ -60,8 +61,8 @@ class Backend:
         self.last_usage: dict | None = None
         self._lock = threading.Lock()
 
-    def _set_max_tokens(self, n: int) -> dict:
-        """Per-call keyword arguments for the output limit (or set it on the LLM)."""
+    def _set_max_tokens(self, n: int, stop: list[str]) -> dict:
+        """Per-call keyword arguments for the output limit and extra stop strings (or set them on the LLM)."""
         return {}
 
     def _fail(self, exc: Exception) -> BackendError:
@@ -71,13 +72,15 @@ class Backend:
     def _usage(self, raw, messages) -> dict | None:
         return None
 
-    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False) -> str | Iterator[str]:
+    def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False,
+             stop: list[str] | None = None) -> str | Iterator[str]:
+        """The reply to ``messages`` (at most ``max_tokens``; generation also ends at any of ``stop``)."""
         if stream:
-            return self._stream(messages, max_tokens)
+            return self._stream(messages, max_tokens, list(stop or []))
         self.last_usage = None
         with self._lock:
             try:
-                reply = self.llm.chat(_chat_messages(messages), **self._set_max_tokens(max_tokens))
+                reply = self.llm.chat(_chat_messages(messages), **self._set_max_tokens(max_tokens, list(stop or [])))
             except BackendError:
                 raise
             except Exception as exc:  # noqa: BLE001  (each library raises its own kinds)
@@ -88,12 +91,12 @@ class Backend:
         self.last_usage = self._usage(reply.raw, messages)
         return content.strip()
 
-    def _stream(self, messages, max_tokens) -> Iterator[str]:
+    def _stream(self, messages, max_tokens, stop) -> Iterator[str]:
         self.last_usage = None
         generated = 0
         with self._lock:
             try:
-                for event in self.llm.stream_chat(_chat_messages(messages), **self._set_max_tokens(max_tokens)):
+                for event in self.llm.stream_chat(_chat_messages(messages), **self._set_max_tokens(max_tokens, stop)):
                     if event.delta:
                         generated += 1
                         yield event.delta
@@ -157,8 +160,8 @@ class LocalBackend(Backend):
         """The ``llama_cpp.Llama`` inside."""
         return self.llm._model
 
-    def _set_max_tokens(self, n: int) -> dict:
-        self.llm.generate_kwargs["max_tokens"] = n
+    def _set_max_tokens(self, n: int, stop: list[str]) -> dict:
+        self.llm.generate_kwargs.update(max_tokens=n, stop=STOP + stop)
         return {}
 
     def _fail(self, exc: Exception) -> BackendError:  # e.g. "Requested tokens exceed context window"
@@ -228,8 +231,8 @@ class OpenAIBackend(Backend):
                                    context_window=8192)
         return self._llm
 
-    def _set_max_tokens(self, n: int) -> dict:
-        return {"max_tokens": n}
+    def _set_max_tokens(self, n: int, stop: list[str]) -> dict:
+        return {"max_tokens": n, **({"stop": stop} if stop else {})}
 
     def _fail(self, exc: Exception) -> BackendError:
         import openai
@@ -339,7 +342,7 @@ class TransformersBackend(Backend):
                              device_map="auto" if cuda else "cpu")
         return llm, bool(cuda and not gguf)
 
-    def _set_max_tokens(self, n: int) -> dict:
+    def _set_max_tokens(self, n: int, stop: list[str]) -> dict:  # stop strings: the stopping ids end it
         self.llm.max_new_tokens = n
         return {}
 

@@ -3,7 +3,8 @@
 Every number in a document is computed here with polars from the loaded tables, so a passage
 quoted in an answer can be checked against the data. Kinds (``metadata["source"]``):
 
-- ``dictionary``: tables and columns with their meanings, KPI definitions, business rules, the chain.
+- ``dictionary``: tables and columns with their meanings, the chain, and the KPI definitions and business
+  rules written in ``definitions.md`` (prose kept out of the code).
 - ``store`` / ``product``: one card per store and per product.
 - ``summary``: period summaries: per store and per product (chain-wide) and year, monthly totals
   and notable days; the last 13 weeks per store and per product (weekly totals, trend);
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
+from engine.ask.glossary import CATEGORY_KO, PRODUCT_KO
 from engine.data.schema import HOLIDAYS, TABLES
 from engine.forecasting.store import ModelStore
 from engine.ordering.ledger import OrderLedger
@@ -39,21 +41,8 @@ RECENT_WEEKS = 13
 MAX_CHUNK_CHARS = 1500
 USER_SUFFIXES = (".txt", ".md", ".markdown", ".pdf")
 
-# Korean names so that keyword search finds Korean questions even before the glossary runs.
-KO_SUBCATEGORY = {
-    "AUTOMOTIVE": "자동차용품", "BABY CARE": "유아용품", "BEAUTY": "뷰티 화장품", "BEVERAGES": "음료",
-    "BOOKS": "도서", "BREAD/BAKERY": "빵 베이커리", "CELEBRATION": "파티용품", "CLEANING": "세제 청소용품",
-    "DAIRY": "유제품 우유", "DELI": "델리", "EGGS": "계란 달걀", "FROZEN FOODS": "냉동식품",
-    "GROCERY I": "식료품 1", "GROCERY II": "식료품 2", "HARDWARE": "철물 공구", "HOME AND KITCHEN I": "주방용품 1",
-    "HOME AND KITCHEN II": "주방용품 2", "HOME APPLIANCES": "가전", "HOME CARE": "생활용품 홈케어",
-    "LADIESWEAR": "여성의류", "LAWN AND GARDEN": "원예", "LINGERIE": "속옷", "LIQUOR,WINE,BEER": "주류 술 와인 맥주",
-    "MAGAZINES": "잡지", "MEATS": "육류 고기", "PERSONAL CARE": "개인위생용품", "PET SUPPLIES": "반려동물용품",
-    "PLAYERS AND ELECTRONICS": "전자제품", "POULTRY": "가금류 닭고기", "PREPARED FOODS": "조리식품",
-    "PRODUCE": "농산물 채소 과일", "SCHOOL AND OFFICE SUPPLIES": "문구 사무용품", "SEAFOOD": "수산물 해산물",
-    "SNACKS": "과자 스낵",
-}
-KO_CATEGORY = {"Grocery": "식료품", "Fresh": "신선식품", "Household": "생활용품", "Personal Care": "개인위생",
-               "Hardlines": "하드라인 잡화", "Beverages": "음료 주류"}
+# Korean names so that keyword search finds Korean questions even before the glossary runs: the
+# glossary's product and category names (engine.ask.glossary), and city names.
 KO_CITY = {
     "New York": "뉴욕", "Buffalo": "버펄로", "Los Angeles": "로스앤젤레스", "San Diego": "샌디에이고",
     "San Francisco": "샌프란시스코", "Sacramento": "새크라멘토", "Houston": "휴스턴", "Dallas": "댈러스",
@@ -112,82 +101,17 @@ def _change(new: float, old: float) -> float | None:
 # Data dictionary, KPI definitions and business rules
 # --------------------------------------------------------------------------------------------
 
-KPI_TEXTS = {
-    "inventory-value": (
-        "KPI: average daily inventory value (평균 일일 재고 금액)",
-        "Average daily inventory value = (opening stock + closing stock) / 2 x 50% of the selling price, per "
-        "store, product and day, then averaged over the days of the period. Stock is valued at cost, and cost "
-        "is taken as 50% of the Price column of the products table. Opening stock is the stock at the start of "
-        "the business day after the morning delivery; closing stock is what is left at the 21:00 close.",
-    ),
-    "turnover": (
-        "KPI: inventory turnover (재고 회전율)",
-        "Inventory turnover = cost of the units sold in the period / average daily inventory value of the period, "
-        "with cost = 50% of Price. A higher turnover means less money is tied up in stock for the same sales. "
-        "Days of stock (재고 일수) = number of days in the period / turnover.",
-    ),
-    "lost-sales": (
-        "KPI: lost sales (결품 손실, 판매 기회 손실)",
-        "Lost sales = demand that could not be sold because the shelf was empty (stock-out, 결품). In the "
-        "simulation, a day's demand above the opening stock is lost, in units and in value (units x Price). "
-        "The sales table records only what was sold, so lost sales are an estimate from the simulated stock.",
-    ),
-    "fill-rate": (
-        "KPI: fill rate (충족률)",
-        "Fill rate = units sold / units demanded = 1 - lost units / demanded units, over a store, product and "
-        "period. A 99% service level aims at stock-outs on at most 1% of order cycles; the fill rate measures "
-        "the share of demand actually served.",
-    ),
-    "safety-stock": (
-        "KPI: safety stock (안전 재고)",
-        "Safety stock is the extra stock kept on top of the forecast for the lead time, to cover forecast errors. "
-        "Methods: service level (e.g. 99%: the empirical quantile of past lead-window forecast errors, or "
-        "z x sigma x sqrt(lead time) with the normal approximation); a fixed number of days of average demand; "
-        "hindsight minimum (the smallest safety stock that would have avoided every stock-out; it uses the "
-        "future, so it is a benchmark, not a policy). Safety stock is high when demand is volatile, the "
-        "forecast error is large, the lead time is long or the service level is high.",
-    ),
-    "forecast-error": (
-        "KPI: forecast accuracy (예측 정확도, 예측 오차)",
-        "WAPE = sum of absolute errors / sum of actual units (0.10 = 10%); sMAPE = mean of 2|error| / "
-        "(|actual| + |forecast|); MASE = mean absolute error / in-sample error of the seasonal-naive "
-        "(same weekday last week) forecast; RMSE, MAE and R2 as usual. Models are chosen by the lowest "
-        "WAPE in forward-chaining cross-validation (training only on data before each fold).",
-    ),
-}
+DEFINITIONS = Path(__file__).with_name("definitions.md")  # KPI definitions and business rules (prose, not code)
 
-RULE_TEXTS = {
-    "daily-cycle": (
-        "Business rule: the daily cycle (영업 시간, 마감, 발주 시각)",
-        "Stores close at 21:00. The closing stock is counted at the close, and the order is placed at 22:00 of "
-        "the same business day, using only what is known at that time. An order placed on day d arrives after "
-        "LeadTime days (the LeadTime column of the products table), before the store opens on day d + LeadTime, "
-        "and can be sold from that day on. Stores are closed on Christmas Day (December 25).",
-    ),
-    "order-up-to": (
-        "Business rule: the order-up-to policy (발주량 계산, 주문 정책)",
-        "Every day at 22:00 each store orders, per product: order quantity = forecast demand for the next "
-        "LeadTime days + safety stock - closing stock on hand - stock in transit (ordered earlier, not yet "
-        "arrived), never below zero and rounded up to the pack size. The recommended quantity can be changed "
-        "by the store before it is confirmed; confirmations are kept in the order ledger (append-only, every "
-        "version is kept). If the real counted closing stock differs from the simulated one, the count wins.",
-    ),
-    "safety-stock-methods": (
-        "Business rule: safety stock methods (안전 재고 방법)",
-        "Safety stock options: 'service-level:0.99' (99% service level from the empirical quantile of past "
-        "lead-window forecast errors), 'normal:0.95' (z-score x standard deviation of errors x sqrt(LeadTime)), "
-        "'days:2' (a fixed number of days of average demand) and 'hindsight' (the minimum that avoids every "
-        "stock-out in the past; it uses the future and is only a benchmark).",
-    ),
-    "forecasting": (
-        "Business rule: forecasting models (수요 예측 모델)",
-        "Demand is forecast per store and product for the days of the lead time. Models: last_value, "
-        "seasonal_naive (same weekday last week), weekday_mean4 (mean of the last four same weekdays), "
-        "holt_winters (exponential smoothing with weekly season), gboost (gradient boosting on calendar, "
-        "customers, oil price and lag features), and the neural lstm and cnn. 'auto' picks the model with the "
-        "lowest cross-validated WAPE. Forecasts never use data after the order date.",
-    ),
-}
+
+def definitions(path: Path = DEFINITIONS) -> dict[str, tuple[str, str]]:
+    """``kind:key`` -> (title, text) of every ``## kind:key | title`` section of ``definitions.md``."""
+    out = {}
+    for section in re.split(r"(?m)^## ", path.read_text(encoding="utf-8"))[1:]:
+        head, _, body = section.partition("\n")
+        ident, _, title = head.partition(" | ")
+        out[ident.strip()] = (title.strip(), " ".join(body.split()))
+    return out
 
 
 def _dictionary_documents(ds) -> list[Document]:
@@ -206,10 +130,8 @@ def _dictionary_documents(ds) -> list[Document]:
             lines.append(f"- {c.name} ({c.kind}){': ' + c.meaning if c.meaning else ''}")
         docs.append(Document(f"dictionary:table:{table.name}", f"Data dictionary: table {table.name}", "\n".join(lines),
                              _meta("dictionary", table=table.name)))
-    for key, (title, text) in KPI_TEXTS.items():
-        docs.append(Document(f"dictionary:kpi:{key}", title, text, _meta("dictionary")))
-    for key, (title, text) in RULE_TEXTS.items():
-        docs.append(Document(f"dictionary:rule:{key}", title, text, _meta("dictionary")))
+    for ident, (title, text) in definitions().items():
+        docs.append(Document(f"dictionary:{ident}", title, text, _meta("dictionary")))
     return docs
 
 
@@ -268,7 +190,7 @@ def _ko_product(ds, product: int) -> str:
         sub = ds.product(product)["SubCategory"]
     except KeyError:
         sub = ""
-    return f"{product}번 상품 {KO_SUBCATEGORY.get(sub, '')}".strip()
+    return f"{product}번 상품 {' '.join(PRODUCT_KO.get(str(sub).upper(), ()))}".strip()
 
 
 def _weekday_pattern(daily: pl.DataFrame, start: dt.date, end: dt.date) -> str:
@@ -456,7 +378,7 @@ def _product_cards(ds, fr: _Frames) -> list[Document]:
         sub = info.get("SubCategory")
         lines = [
             f"Product {p} ({_ko_product(ds, p)}), code {info.get('Product_Code')}: subcategory {sub}, category {info.get('Category')} "
-            f"({KO_CATEGORY.get(info.get('Category'), '')}).",
+            f"({' '.join(CATEGORY_KO.get(info.get('Category'), ()))}).",
             f"Lead time: {info.get('LeadTime')} days from order to arrival (리드타임). Price: {fmt_money(info.get('Price'))} per unit (가격).",
             f"Sales level: {fmt_qty(r['Qty'])} units and {fmt_money(r['Value'])} from {ds.start} to {ds.end} in the whole chain, "
             f"{float(r['Qty']) / total_days:,.1f} units per day; rank {r['rank_qty']} of {n} products by units and {r['rank_value']} of {n} by value.",

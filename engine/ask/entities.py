@@ -30,12 +30,12 @@ from engine.ask.glossary import (
 
 @dataclass
 class Entities:
-    stores: list[int]
-    products: list[int]
-    start: dt.date | None
-    end: dt.date | None
-    language: str  # "ko" | "en"
-    normalized: str  # the question after the KO->EN glossary ("dictionary first")
+    stores: list[int] = field(default_factory=list)
+    products: list[int] = field(default_factory=list)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    language: str = "en"  # "ko" | "en"
+    normalized: str = ""  # the question after the KO->EN glossary ("dictionary first")
     period_label: str = ""  # e.g. "last week (2017-03-20..2017-03-26)"
     unknown_stores: list[int] = field(default_factory=list)  # named but not in the data
     unknown_products: list[int] = field(default_factory=list)
@@ -217,8 +217,9 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def extract_entities(question: str, ds) -> Entities:
-    """Stores, products, period (relative to the data's last day) and language of ``question``."""
+def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities:
+    """Stores, products, period (relative to the data's last day, ``last`` when there is no ``ds``) and
+    language of ``question``."""
     text = question or ""
     language = "ko" if is_korean(text) else "en"
     normalized = apply_glossary(text, getattr(ds, "products", None))
@@ -243,10 +244,9 @@ def extract_entities(question: str, ds) -> Entities:
             rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
     stores = list(dict.fromkeys(stores))
     products = list(dict.fromkeys(products))
-    start = end = None
-    label = ""
+    last = ds.end if ds is not None else last  # without a data set: the last day given, else no period
+    start, end, label = find_period(_mask(text, spans), last) if last else (None, None, "")
     if ds is not None and getattr(ds, "sales", None) is not None:
-        start, end, label = find_period(_mask(text, spans), ds.end)
         # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
         known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].unique().to_list())
         known_products = set(int(p) for p in ds.products["Product_ID"].to_list())

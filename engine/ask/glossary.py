@@ -56,6 +56,9 @@ PRODUCT_KO: dict[str, tuple[str, ...]] = {
     "BABY CARE": ("유아용품", "유아 용품", "베이비케어", "아기용품"),
     "BEAUTY": ("뷰티", "화장품", "미용"),
     "BEVERAGES": ("음료수", "음료", "드링크"),
+    "BOOKS": ("도서",), "CELEBRATION": ("파티용품",), "HOME AND KITCHEN I": ("주방용품 1",), "HOME AND KITCHEN II": ("주방용품 2",),
+    "HOME APPLIANCES": ("가전",), "LADIESWEAR": ("여성의류",), "LAWN AND GARDEN": ("원예",), "LINGERIE": ("속옷",),
+    "MAGAZINES": ("잡지",), "PLAYERS AND ELECTRONICS": ("전자제품",),
     "BREAD/BAKERY": ("빵", "베이커리", "제과"),
     "CLEANING": ("청소용품", "세제", "세정제"),
     "DAIRY": ("유제품", "우유"),
@@ -78,8 +81,8 @@ PRODUCT_KO: dict[str, tuple[str, ...]] = {
     "SNACKS": ("과자", "스낵", "간식"),
 }
 CATEGORY_KO: dict[str, tuple[str, ...]] = {
-    "Grocery": ("식료품류",), "Fresh": ("신선식품", "신선 식품"), "Household": ("가정용품",),
-    "Hardlines": ("하드라인", "잡화"), "Personal Care": ("개인관리",), "Beverages": ("음료류",),
+    "Grocery": ("식료품류", "식료품"), "Fresh": ("신선식품", "신선 식품"), "Household": ("가정용품", "생활용품"),
+    "Hardlines": ("하드라인", "잡화"), "Personal Care": ("개인관리", "개인위생"), "Beverages": ("음료류", "음료", "주류"),
 }
 
 GLOSSARY: dict[str, str] = {**TERMS}

@@ -22,7 +22,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from engine.ask.index import NO_ID, plain_metadata
+from engine.ask.entities import Entities, extract_entities
+from engine.ask.index import NO_END, NO_ID, plain_metadata
 from engine.ask.safety import instructs
 from engine.ask.tokenize import tokenize
 
@@ -43,41 +44,6 @@ class Passage:
     text: str
     score: float
     metadata: dict = field(default_factory=dict)
-
-
-@dataclass
-class SimpleEntities:
-    """What the question names, when ``engine.ask.entities`` is not there to say it."""
-
-    stores: list[int] = field(default_factory=list)
-    products: list[int] = field(default_factory=list)
-    start: dt.date | None = None
-    end: dt.date | None = None
-    language: str = "en"
-    normalized: str = ""
-
-
-_STORE = re.compile(r"\bstores?\s*#?\s*(\d{1,4})\b|(\d{1,4})\s*(?:번\s*)?(?:매장|호점|점포)", re.I)
-_PRODUCT = re.compile(r"\bproducts?\s*#?\s*(\d{1,4})\b|(\d{1,4})\s*번?\s*(?:상품|제품)", re.I)
-_YEAR_MONTH = re.compile(r"\b(20\d\d)[-/.](\d{1,2})\b|(20\d\d)\s*년\s*(\d{1,2})\s*월")
-_YEAR = re.compile(r"\b(20\d\d)\b|(20\d\d)\s*년")
-
-
-def simple_entities(question: str) -> SimpleEntities:
-    """Stores, products and a year or month named in the question (a small fallback extractor)."""
-    stores = sorted({int(a or b) for a, b in _STORE.findall(question)})
-    products = sorted({int(a or b) for a, b in _PRODUCT.findall(question)})
-    start = end = None
-    ym = _YEAR_MONTH.search(question)
-    if ym:
-        y, m = int(ym.group(1) or ym.group(3)), int(ym.group(2) or ym.group(4))
-        if 1 <= m <= 12:
-            start, end = dt.date(y, m, 1), dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
-    elif y := _YEAR.search(question):
-        year = int(y.group(1) or y.group(2))
-        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    hangul = bool(re.search(r"[\uac00-\ud7a3]", question))
-    return SimpleEntities(stores, products, start, end, "ko" if hangul else "en", question)
 
 
 _TABLE_WORDS = ("table", "columns", "column", "테이블", "컬럼", "칼럼")
@@ -248,27 +214,30 @@ def retrieve(index, question: str, entities=None, top_k: int = 5, dense: bool = 
     """The ``top_k`` best chunks for ``question`` (BM25 + dense, reciprocal-rank fusion, postprocessor).
 
     ``entities`` (``.stores``, ``.products``, ``.start``, ``.end``; optional ``.normalized``, the
-    question after the KO->EN glossary) restricts the search; None uses ``simple_entities``.
+    question after the KO->EN glossary) restricts the search; None reads them from the question alone
+    (``extract_entities`` without a data set).
     """
     from llama_index.core.schema import NodeWithScore, QueryBundle
 
     question = (question or "").strip()
     if not question:
         return []
-    entities = entities if entities is not None else simple_entities(question)
     s = _searcher(index)
     if not s.nodes:
         return []
+    if entities is None:  # read from the question alone, periods relative to the last day the index covers
+        last = max((n.metadata.get("end", NO_END) for n in s.nodes if n.metadata.get("end", NO_END) != NO_END), default=None)
+        entities = extract_entities(question, None, last=dt.datetime.strptime(str(last), "%Y%m%d").date() if last else None)
     normalized = getattr(entities, "normalized", "") or ""
     query_text = question if not normalized or normalized == question else f"{question}\n{normalized}"
     filters = metadata_filters(entities)
     try:
         found = _fusion(index, s, filters, dense).retrieve(query_text)
     except ValueError:  # "All nodes were filtered out": the question names something the index has nothing about
-        entities, filters = SimpleEntities(), None
+        entities, filters = Entities(), None
         found = _fusion(index, s, None, dense).retrieve(query_text)
     if not found and filters is not None:
-        entities, filters = SimpleEntities(), None
+        entities, filters = Entities(), None
         found = _fusion(index, s, None, dense).retrieve(query_text)
     query_tokens = set(tokenize(query_text))
     keep = _keeper(entities)

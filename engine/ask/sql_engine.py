@@ -4,7 +4,7 @@ The connection holds copies of the validated tables only (in a private temporary
 opened read-only): ``sales, products, stores, visits`` (the customer visits, ``Dataset.visits``; the
 file is ``orders.csv``, but "orders" here would be mistaken for purchase orders), ``oil_price`` with
 the QUOTED days only (the Dataset's daily oil is forward-filled for the models; an average or a
-minimum of the price is over the days that had a price), ``order_lines`` from the order ledger
+minimum of the price is over the days that had a price), ``order_lines`` from the order ledger (the latest confirmation of each store and day)
 (read through ``OrderLedger(path, read_only=True)``) when it exists, and ``forecasts`` from the latest
 nightly batch (``<state>/batch/forecasts.parquet``) when present.
 Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
@@ -16,6 +16,7 @@ at most ``row_limit`` rows come back.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import os
 import shutil
 import tempfile
@@ -27,30 +28,11 @@ from pathlib import Path
 import polars as pl
 
 from engine.ask.sql_guard import UnsafeSQL, check_sql
-from engine.ask.glossary import PRODUCT_KO
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 from engine.ordering.ledger import OrderLedger
 
 BASE_TABLES = ("sales", "products", "stores", "visits", "oil_price")
-
-TABLE_NOTES = {
-    "sales": "units sold per store, product and day (a missing row means nothing was sold); Qty is units",
-    "products": "product master: SubCategory is the product name, LeadTime days from order to arrival, Price per unit",
-    "stores": "store master: City, State, Store_Type",
-    "visits": "customer visits per store and day (CustomerCount); NOT purchase orders - those are order_lines",
-    "oil_price": "WTI oil price in USD per barrel on the days it was quoted (business days; no row = no quote that day)",
-    "order_lines": "confirmed purchase orders (the order ledger): final_qty ordered per store, product and order_date, one row per confirmation version",
-    "forecasts": "demand forecasts of the latest nightly batch: made at the close of order_date for target_date = order_date + horizon days; "
-                 "store, product, forecast (units), actual (units sold, null when still in the future), model",
-}
-
-
-# small text columns whose exact values go into the text-to-SQL prompt (so a model writes State = 'TX',
-# not 'Texas'); a column with more than CATEGORY_MAX_VALUES distinct values is left out to keep it short
-CATEGORY_COLUMNS = (("stores", "State"), ("stores", "City"), ("stores", "Store_Type"),
-                    ("products", "Category"), ("products", "SubCategory"))
-CATEGORY_MAX_VALUES = 30
 
 
 class SqlTimeout(ValueError):
@@ -68,9 +50,6 @@ class SqlResult:
     rows: list[dict]
     truncated: bool
     seconds: float
-
-    def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=self.columns, orient="row") if self.rows else pl.DataFrame(schema=self.columns)
 
     def scalar(self):
         """The single value of a one-row, one-column result (None otherwise)."""
@@ -101,14 +80,16 @@ def _table(ds, name: str) -> pl.DataFrame:
 
 
 def read_ledger_lines(path: Path) -> pl.DataFrame | None:
-    """Every confirmed order line of the ledger, read through ``OrderLedger(read_only=True)`` (None when
-    there is no ledger file or it cannot be read)."""
+    """The order lines that count: those of the latest confirmation (version) of each store and order
+    date, read through ``OrderLedger(read_only=True)`` (None when there is no ledger file or it cannot be
+    read). A re-confirmation replaces the earlier one, so a sum over this table is never double-counted."""
     if not Path(path).is_file():
         return None
     try:
         lines = OrderLedger(path, read_only=True).history()
     except ValueError:  # the ledger says in one sentence what is wrong with the file
         return None
+    lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
     return lines.select("confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty",
                         "final_qty", "reason", "confirmed_at").with_columns(
         pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32))
@@ -197,45 +178,13 @@ class SqlEngine:
         return {k: list(v) for k, v in self._tables.items()}
 
     @property
+    def types(self) -> dict[str, dict[str, str]]:
+        """Table -> column -> DuckDB type, in the tables' order."""
+        return {k: dict(v) for k, v in self._types.items()}
+
+    @property
     def allowed_tables(self) -> set[str]:
         return set(self._tables)
-
-    def schema_text(self) -> str:
-        """Tables, typed columns, meanings, the data's date range and the glossary, for the LLM prompt."""
-        lines = [f"DuckDB tables (data from {self.ds.start} to {self.ds.end}; dates are DATE values):"]
-        for name, cols in self._tables.items():
-            typed = ", ".join(f"{c} {self._types[name][c]}" for c in cols)
-            lines.append(f"- {name}({typed}) -- {TABLE_NOTES.get(name, '')}")
-        lines.append("Products (Product_ID: SubCategory / Korean name):")
-        for row in self.ds.products.select("Product_ID", "SubCategory", "LeadTime", "Price").iter_rows(named=True):
-            ko = "/".join(PRODUCT_KO.get(str(row["SubCategory"]).upper(), ())[:2])
-            lines.append(f"  {row['Product_ID']}: {row['SubCategory']}" + (f" ({ko})" if ko else "")
-                         + f", LeadTime {row['LeadTime']}, Price {row['Price']}")
-        lines.append(f"Stores: Store_ID {min(self.ds.store_ids)}..{max(self.ds.store_ids)} ({len(self.ds.store_ids)} stores).")
-        values = self.category_values()
-        if values:
-            lines.append("Exact values of text columns (compare with these, e.g. State = 'TX'):")
-            lines.extend(f"  {col}: {', '.join(repr(v) for v in vals)}" for col, vals in values.items())
-        lines.append("Glossary: 매장/점/호점=store, 상품/제품/품목=product, 판매량=sales qty (sales.Qty), "
-                     + ("발주/발주량/주문=order qty (order_lines.final_qty), " if "order_lines" in self.tables
-                        else "발주/발주량/주문=order qty (no confirmed orders yet: no table), ")
-                     + "고객수/방문객=customers (visits.CustomerCount), "
-                     "유가=oil price (oil_price.WTI_Price), 리드타임=lead time (products.LeadTime), 가격=price, "
-                     "합계=sum, 평균=average, 최대=max, 상위/순위=top.")
-        return "\n".join(lines)
-
-    def category_values(self, max_values: int = CATEGORY_MAX_VALUES) -> dict[str, list[str]]:
-        """Distinct values of the small categorical columns (``CATEGORY_COLUMNS``) as ``table.column ->
-        sorted values``; a column with more than ``max_values`` values or not in the data is left out."""
-        out: dict[str, list[str]] = {}
-        for table, column in CATEGORY_COLUMNS:
-            frame = _table(self.ds, table) if table in BASE_TABLES else None
-            if column not in self._tables.get(table, ()) or frame is None or column not in frame.columns:
-                continue
-            vals = sorted(str(v) for v in frame[column].drop_nulls().unique().to_list())
-            if 0 < len(vals) <= max_values:
-                out[f"{table}.{column}"] = vals
-        return out
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
@@ -271,16 +220,19 @@ class SqlEngine:
 
 
 def _plain(value):
-    """JSON-friendly Python values (dates as ISO text, Decimals as float)."""
+    """JSON-friendly Python values: dates as ISO text, Decimals as float, NaN as None (never a number in a
+    total or an answer), anything else that is not str/int/float/bool as text."""
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0) and value.tzinfo is None:
             return value.date().isoformat()  # date_trunc(...) of a DATE gives midnight timestamps
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    if value is not None and type(value).__name__ == "Decimal":
+    if isinstance(value, decimal.Decimal):
         return float(value)
-    return value
+    if isinstance(value, float) and value != value:
+        return None
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 __all__ = ["SqlEngine", "SqlResult", "SqlTimeout", "SqlError", "UnsafeSQL", "BASE_TABLES", "ledger_path", "latest_forecasts"]

@@ -225,13 +225,9 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         if tables is not None and "order_lines" not in tables:
             sql = "SELECT 0 AS confirmed_lines, CAST(NULL AS DOUBLE) AS total_qty"
             return TemplateMatch("ledger_orders", sql, "no order has been confirmed yet (the order ledger is empty), so there are no order quantities")
-        where = _where(entities, start, end, "l.store_id", "l.product_id", "l.order_date")
-        sql = (
-            "WITH latest AS (SELECT store_id, order_date, max(version) AS version FROM order_lines GROUP BY store_id, order_date) "
-            f"SELECT sum(l.{column}) AS total_qty, count(*) AS confirmed_lines, count(DISTINCT l.order_date) AS order_days "
-            "FROM order_lines AS l JOIN latest USING (store_id, order_date, version) "
-            f"WHERE {where}"
-        )
+        where = _where(entities, start, end, "store_id", "product_id", "order_date")  # order_lines: latest versions only
+        sql = (f"SELECT sum({column}) AS total_qty, count(*) AS confirmed_lines, count(DISTINCT order_date) AS order_days "
+               f"FROM order_lines WHERE {where}")
         what = "recommended" if column == "recommended_qty" else "confirmed (final)"
         return TemplateMatch("ledger_orders", sql, f"{what} order quantity in the order ledger (latest confirmation per store and day) for {_who(entities, ds)}, {label}")
 

@@ -1,13 +1,13 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt carries the schema (tables, typed columns, meanings, the data's date range), a compact
-product list (id and name), the glossary, few-shot examples in English and Korean and the rule "one
-SELECT only" — all of it the same for every question, first, so llama.cpp reuses its evaluated state
-(prompt cache) — and then the question with what was resolved from it (stores, products with their
-names, the period resolved against the data's last day). The whole prompt is kept under
-``PROMPT_TOKEN_BUDGET`` tokens: prompt evaluation on 2 CPU cores is the largest part of the latency.
-The reply's SQL is taken from a ```sql fence (or a bare SELECT/WITH) and always goes through the guard
-before it runs; nothing else from the reply is executed.
+The prompt is short, because on 2 CPU cores prompt evaluation is most of the latency: the rules, the
+schema of only the tables the question is about (typed columns, one line of meaning, the exact values
+of small text columns), one or two short examples over those tables, and then the question with what
+was resolved from it (stores, products with their names, the period resolved against the data's last
+day). Everything before the question depends only on which tables are picked, so llama.cpp's prompt
+cache reuses it from one question to the next. The reply's SQL is taken from a ```sql fence (or a
+bare SELECT/WITH) and always goes through the guard before it runs; nothing else from the reply is
+executed.
 """
 
 from __future__ import annotations
@@ -18,36 +18,65 @@ from engine.ask.entities import Entities
 from engine.ask.sql_guard import UnsafeSQL
 
 SYSTEM_RULES = (
-    "You write ONE DuckDB SQL SELECT statement that answers the question from the tables below. "
-    "Rules: exactly one SELECT (WITH ... SELECT is fine); never INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, COPY, "
-    "PRAGMA, SET or file functions; use only the listed tables and columns; compare dates with DATE 'YYYY-MM-DD'; "
-    "a missing sales row means 0 units were sold; give result columns short English names; "
-    "answer with the SQL in a ```sql block and nothing else."
+    "You write ONE DuckDB SQL SELECT statement that answers the question. Use only the tables and columns below "
+    "(WITH ... SELECT is fine; never write, attach, copy or read files). Dates: DATE 'YYYY-MM-DD'. A missing sales "
+    "row means 0 units. An average also returns count(*) AS days; a ranking also returns the value it ranks by. "
+    "Reply with the SQL in a ```sql block only."
 )
+PROMPT_TOKEN_BUDGET = 600  # tokens (Qwen2.5 tokenizer) for the whole prompt; most take 300-450
+SQL_MAX_TOKENS = 128  # a SELECT for these tables fits in ~30-90 tokens
+SQL_STOP = ["\n```"]  # the reply starts with the opening fence; generation ends at the closing one
 
-QUESTION_RESERVE = 120  # tokens kept for the question and its hints when the examples are chosen
-PROMPT_TOKEN_BUDGET = 1100  # tokens (Qwen2.5 tokenizer) for the whole text-to-SQL prompt
-SQL_MAX_TOKENS = 150  # a SELECT for these tables fits in ~30-90 tokens
+# one line per table: what a row is, and the rule a model gets wrong without it
+TABLE_NOTES = {
+    "sales": "units sold (Qty) per store, product and day",
+    "products": "SubCategory is the product name; LeadTime days from order to arrival; Price per unit",
+    "stores": "store master",
+    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); not purchase orders",
+    "oil_price": "WTI oil price, USD per barrel, only on the days it was quoted (an average says over how many: "
+                 "count(*) AS days); the price on a day without a row is the last quote before it",
+    "order_lines": "confirmed purchase order lines (final_qty units ordered), the latest confirmation of each "
+                   "store_id and order_date",
+    "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, target_date)",
+}
+# which tables a question is about (sales when it names none of the others)
+TABLE_WORDS = {
+    "visits": r"customer|visit|traffic|footfall|고객|방문|손님",
+    "oil_price": r"\boil\b|wti|crude|유가|기름|원유",
+    "order_lines": r"\border|ledger|발주|주문",
+    "forecasts": r"forecast|predict|예측",
+    "products": r"(?<!oil )price|lead ?time|categor|subcategor|product name|가격|단가|리드|카테고리|분류",
+    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores|stores (?:are )?in\b(?!\s*\d)"
+              r"|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
+    "sales": r"\bsold|\bsell|sales|판매|매출|팔",
+}
+# small text columns whose exact values go into the prompt (so a model writes State = 'TX', not 'Texas')
+CATEGORY_COLUMNS = {"stores": ("State", "City", "Store_Type"), "products": ("Category", "SubCategory")}
+CATEGORY_MAX_VALUES = 30
 
+# short examples: (tables they use, question, SQL); the prompt takes the first two whose tables it has
 FEW_SHOT = [
-    ("How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
+    ({"order_lines"}, "Units of product 5 ordered for store 7 in May 2017?",
+     "SELECT sum(final_qty) AS total_qty, count(*) AS lines FROM order_lines "
+     "WHERE store_id = 7 AND product_id = 5 AND order_date BETWEEN DATE '2017-05-01' AND DATE '2017-05-31'"),
+    ({"oil_price"}, "Average oil price in May 2015?",
+     "SELECT round(avg(WTI_Price), 2) AS avg_price, count(*) AS days FROM oil_price "
+     "WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31'"),
+    ({"oil_price"}, "Oil price on 2015-05-10?",
+     "SELECT Date, WTI_Price FROM oil_price WHERE Date <= DATE '2015-05-10' ORDER BY Date DESC LIMIT 1"),
+    ({"visits"}, "Top 3 stores by customer visits in May 2015?",
+     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' "
+     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
+    ({"sales"}, "How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
      "AND Date BETWEEN DATE '2017-03-20' AND DATE '2017-03-26'"),
-    ("2016년 매출 상위 3개 매장은? (판매량 기준)",
+    ({"sales"}, "2016년 판매량 상위 3개 매장은?",
      "SELECT Store_ID, sum(Qty) AS total_qty FROM sales WHERE Date BETWEEN DATE '2016-01-01' AND DATE '2016-12-31' "
      "GROUP BY Store_ID ORDER BY total_qty DESC LIMIT 3"),
-    ("Which day in March 2017 had the most customers at store 7?",
-     "SELECT Date, CustomerCount FROM visits WHERE Store_ID = 7 AND Date BETWEEN DATE '2017-03-01' AND DATE '2017-03-31' "
-     "ORDER BY CustomerCount DESC LIMIT 1"),
-    ("음료(BEVERAGES) 상품의 월별 판매량 (2017년)",
-     "SELECT date_trunc('month', s.Date) AS month, sum(s.Qty) AS total_qty FROM sales s JOIN products p ON p.Product_ID = s.Product_ID "
-     "WHERE p.SubCategory = 'BEVERAGES' AND s.Date >= DATE '2017-01-01' GROUP BY 1 ORDER BY 1"),
 ]
-# the examples that go into the prompt (one English, one Korean; each example costs ~60-90 tokens of
-# prompt evaluation, and more of them did not change which SQL the 1.5B model writes for these tables)
-PROMPT_SHOTS = (0, 1)
 
-_FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)```", re.I | re.S)
+# the closing fence may be missing: generation stops at it (SQL_STOP)
+_FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.I | re.S)
 _BARE = re.compile(r"(?is)\b((?:with\s+\w+\s+as\s*\(|select\s|from\s+\w+\s+select\s).*)")
 
 _NUMERIC = (
@@ -62,6 +91,7 @@ _DESCRIPTIVE = ("why", "explain", "what does", "what is a", "meaning", "define",
                 "왜", "이유", "설명", "의미", "뜻", "어떻게", "방법")
 
 
+
 def estimate_tokens(text: str) -> int:
     """A conservative token count without a tokenizer (Qwen2.5: ~3.5 ASCII characters per token, Hangul ~1 each)."""
     ascii_chars = sum(1 for ch in text if ord(ch) < 128)
@@ -72,77 +102,62 @@ def messages_tokens(messages: list[dict]) -> int:
     return sum(estimate_tokens(m["content"]) + 5 for m in messages) + 3  # + ChatML markers per message
 
 
-def compact_schema(engine) -> str:
-    """The engine's schema text without per-product lead times, prices and Korean names (the question's
-    products are resolved to ids before the prompt is built, and lead time and price are columns)."""
-    full = engine.schema_text()
-    ds = getattr(engine, "ds", None)
-    if ds is None or "Products (" not in full:
-        return full
-    lines, skipping = [], False
-    for line in full.splitlines():
-        if line.startswith("Products ("):
-            names = ", ".join(f"{row['Product_ID']} {row['SubCategory']}"
-                              for row in ds.products.select("Product_ID", "SubCategory").iter_rows(named=True))
-            lines.append(f"Products (Product_ID SubCategory): {names}.")
-            skipping = True
-            continue
-        if skipping and line.startswith("  "):
-            continue
-        skipping = False
-        if line.startswith(("  products.SubCategory:", "  stores.City:")):
-            continue  # the same names as the Products line above; city names are written as spoken
-        lines.append(line)
+def pick_tables(question: str, entities: Entities, available) -> list[str]:
+    """The tables a question is about, in the engine's order: those its words name (``TABLE_WORDS``),
+    else sales."""
+    text = f"{question} {entities.normalized or ''}".lower()
+    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available)
+    if not picked:
+        picked.add("sales")
+    return [t for t in available if t in picked]
+
+
+def schema_text(engine, tables: list[str]) -> str:
+    """``table(column TYPE, ...) -- meaning`` for ``tables``, the data's date range and, for stores and
+    products, the exact values of their small text columns."""
+    ds = engine.ds
+    lines = [f"Tables (data from {ds.start} to {ds.end}):"]
+    for name in tables:
+        cols = ", ".join(f"{c} {t}" for c, t in engine.types[name].items())
+        lines.append(f"- {name}({cols}) -- {TABLE_NOTES.get(name, '')}")
+        frame = getattr(ds, name, None) if name in CATEGORY_COLUMNS else None
+        for column in CATEGORY_COLUMNS.get(name, ()):
+            values = sorted(str(v) for v in frame[column].drop_nulls().unique().to_list())
+            if 0 < len(values) <= CATEGORY_MAX_VALUES:
+                lines.append(f"  {name}.{column}: {', '.join(repr(v) for v in values)}")
     return "\n".join(lines)
 
 
-def build_sql_prompt(question: str, engine, entities: Entities, budget: int = PROMPT_TOKEN_BUDGET) -> list[dict]:
-    """Chat messages (system + few-shot + the question) asking for one SELECT, within ``budget`` tokens.
-
-    Everything before the question is the same for every question (prompt-cache friendly); when the
-    prompt is over the budget, few-shot examples are dropped first, then the question's hints.
-    """
-    system = SYSTEM_RULES + "\n\n" + compact_schema(engine)
+def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
+    """Chat messages (rules + schema of the question's tables, one or two examples, the question) asking
+    for one SELECT. The part before the question is the same for every question about the same tables."""
+    tables = pick_tables(question, entities, engine.tables)
+    messages = [{"role": "system", "content": SYSTEM_RULES + "\n\n" + schema_text(engine, tables)}]
+    for _, q, sql in [shot for shot in FEW_SHOT if shot[0] <= set(tables)][:2]:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": f"```sql\n{sql}\n```"}]
     hints = []
     if entities.stores:
         hints.append(f"stores: {', '.join(map(str, entities.stores))} (Store_ID)")
     if entities.products:
         names = []
-        ds = getattr(engine, "ds", None)
         for p in entities.products:
             try:
-                names.append(f"{p} = {ds.product(p)['SubCategory']}")
-            except Exception:  # no dataset or an unknown id: the id alone
+                names.append(f"{p} = {engine.ds.product(p)['SubCategory']}")
+            except KeyError:  # an unknown id: the id alone
                 names.append(str(p))
         hints.append(f"products: {', '.join(names)} (Product_ID)")
-    if entities.start and entities.end:
-        hints.append(f"period: {entities.start.isoformat()} to {entities.end.isoformat()} ({entities.period_label})")
+    if entities.start and entities.end and entities.start == entities.end:
+        hints.append(f"day: {entities.start.isoformat()}")
+    elif entities.start and entities.end:
+        hints.append(f"period: {entities.start.isoformat()} to {entities.end.isoformat()}")
     if entities.top_n:
         hints.append(f"top {entities.top_n}")
     content = question.strip()
-    if entities.normalized and entities.normalized != question.strip():
+    if entities.normalized and entities.normalized != content:
         content += f"\n(in English terms: {entities.normalized})"
-    # The examples are chosen once for every question (against the budget less a reserve for the question),
-    # so the prefix stays identical and llama.cpp's prompt cache reuses it; then only the hints are trimmed.
-    shots = [FEW_SHOT[i] for i in PROMPT_SHOTS]
-    prefix = _prefix(system, shots)
-    while shots and messages_tokens(prefix) > budget - QUESTION_RESERVE:
-        shots = shots[:-1]
-        prefix = _prefix(system, shots)
-    while True:
-        text = content + ("\nResolved from the question: " + "; ".join(hints) + "." if hints else "")
-        messages = [*prefix, {"role": "user", "content": text}]
-        if messages_tokens(messages) <= budget or not hints:
-            return messages
-        hints = hints[:-1]
-
-
-def _prefix(system: str, shots) -> list[dict]:
-    messages = [{"role": "system", "content": system}]
-    for q, sql in shots:
-        messages.append({"role": "user", "content": q})
-        messages.append({"role": "assistant", "content": f"```sql\n{sql}\n```"})
-    return messages
+    if hints:
+        content += "\nResolved from the question: " + "; ".join(hints) + "."
+    return [*messages, {"role": "user", "content": content}]
 
 
 def extract_sql(llm_text: str) -> str:

@@ -312,7 +312,7 @@ class ScriptedSQL:
     def __init__(self, sql: str | None):
         self.sql = sql
 
-    def chat(self, messages, max_tokens=512, stream=False):
+    def chat(self, messages, max_tokens=512, stream=False, stop=None):
         prompt = "\n".join(m["content"] for m in messages)
         if "ONE DuckDB SQL SELECT" in messages[0]["content"] and self.sql:
             reply = f"```sql\n{self.sql}\n```"
@@ -373,6 +373,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", default="", help="numeric, descriptive or hostile: run only those questions")
     parser.add_argument("--detail", action="store_true", help="one row per question instead of the summary")
     parser.add_argument("--no-templates", action="store_true", help="text-to-SQL alone (the vetted templates are off)")
+    parser.add_argument("--every", type=int, default=1, help="a stated subset: every Nth question of the selection (1 = all)")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -387,6 +388,10 @@ def run(args) -> list[dict]:
 
     NOTES.clear()
     questions = [q for q in QUESTIONS if not getattr(args, "only", "") or q.kind == args.only]
+    every = max(1, int(getattr(args, "every", 1) or 1))
+    if every > 1:  # EN and KO questions alternate: an even step keeps one language, so start the pairs apart
+        questions = [q for i, q in enumerate(questions) if (i // 2 + i % 2) % every == 0] if every % 2 == 0 else questions[::every]
+        NOTES.append(f"subset: every {every}th question of the selection ({len(questions)} questions)")
     rows, detail = [], []
     with bench_data(args) as (source, _), tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "data" / "current"  # a copy: the run writes orders, notes and the index beside it
