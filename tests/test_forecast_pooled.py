@@ -173,3 +173,20 @@ def test_last_years_seasonal_index_is_read_from_last_year_only(dev):
     # before a year of history the index is unknown, not 0
     X, _, _ = pan.design(product, np.array([100]), 1)
     assert np.isnan(X[0, FEATURES.index("yoy_season")])
+
+
+def test_a_store_too_new_for_the_pooled_model_gets_the_other_candidates(demo_dir, tmp_path):
+    """Demo store 52 opened 2016-03-15: the pooled model's year-old folds have no rows, so it is left out of the
+    choice (the others still compete) instead of failing the series; alone, it fails with one sentence."""
+    from engine.data.dataset import load_dataset
+    from engine.forecasting.training import train_models
+
+    ds = load_dataset(demo_dir)
+    first_sale = ds.sales.filter(pl.col("Store_ID") == 52)["Date"].min()
+    assert first_sale > ds.end - dt.timedelta(days=400)
+    series = Series(ds, 52, 3)
+    horizons = tuple(range(1, series.lead_time + 1))
+    trained, chosen = train_models(("weekday_mean4", "pooled_lgbm"), series, horizons, ds.end, tmp_path / "m")
+    assert set(trained) == {"weekday_mean4"} and chosen == "weekday_mean4"
+    with pytest.raises(ValueError, match=r"^only 0 training rows for store 52; give at least 60 days"):
+        train_models(("pooled_lgbm",), series, horizons, ds.end, tmp_path / "m")

@@ -89,9 +89,20 @@ def choose(cvs: dict[str, CrossValidation], scale: float, ensemble: bool = True)
 
 def train_models(names, series: Series, horizons, train_end: dt.date, models_dir=None, progress: Progress | None = None,
                  ensemble: bool = True) -> tuple[dict[str, TrainedModel], str]:
-    """Train every named model; returns (trained by name, the chosen name: see ``choose``)."""
+    """Train every named model; returns (trained by name, the chosen name: see ``choose``). A candidate that cannot be
+    trained on this series (a ValueError, e.g. too little history for its folds) is left out; when none can, the
+    first one's sentence is raised."""
     store = ModelStore(models_dir if models_dir is not None else default_models_dir(series.ds))
-    trained = {n: train_model(n, series, horizons, train_end, store, progress) for n in names}
+    trained, failed = {}, {}
+    for n in names:
+        try:
+            trained[n] = train_model(n, series, horizons, train_end, store, progress)
+        except ValueError as exc:  # e.g. a store too new for the pooled model's older folds: the others still compete
+            failed[n] = exc
+            if progress:
+                progress(n, 1.0, f"left out: {exc.args[0] if exc.args else exc}")
+    if not trained:
+        raise failed[names[0]]
     scale = seasonal_naive_scale(series.before(train_end).qty)
     chosen, ens = choose({n: t.cv for n, t in trained.items()}, scale, ensemble)
     if ens is not None:

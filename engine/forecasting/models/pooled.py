@@ -224,6 +224,8 @@ class PooledBoosting(Forecaster):
                 Xs.append(X[ok])
                 ys.append(y[ok])
                 ws.append(0.5 + (idx[ok] - first) / max(last - first, 1))  # recent rows count up to 3x the oldest
+        if not Xs:  # e.g. a store that opened less than MIN_HISTORY days before the cut-off
+            return np.empty((0, len(FEATURES))), np.empty(0), np.empty(0)
         return np.vstack(Xs), np.concatenate(ys), np.concatenate(ws)
 
     def fit(self, series: Series, horizons, progress=None):
