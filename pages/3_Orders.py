@@ -19,7 +19,8 @@ from engine.ordering.confirmation import (CHANGE_LIMIT, confirmation_lines, conf
 from engine.ordering.exceptions import sheet_exceptions
 from engine.ordering.fva import after_the_fact, fva_summary
 from engine.ordering.sheet import order_sheet
-from engine.ordering.sheet_view import EDITABLE, EDITOR_COLUMNS, buyer_edits, editor_frame, sheet_frame, stock_book_sentence
+from engine.ordering.sheet_view import (EDITABLE, EDITOR_COLUMNS, buyer_edits, editor_frame, exceptions_text, ledger_view,
+                                        sheet_frame, stock_book_sentence)
 from engine.ordering.stockbook import StockBook
 from ui_common import APP_TITLE, current_user, pick_store, require_dataset, store_label
 
@@ -51,11 +52,6 @@ ledger = OrderLedger(default_ledger_path(ds.folder))
 book = StockBook(ledger)
 
 
-def book_stamp(store: int) -> tuple:
-    """Changes whenever a count, a receipt or a confirmation of the store is added (the cached sheet then recomputes)."""
-    return (book.counts(store).height, book.receipts(store).height, ledger.confirmations(store).height)
-
-
 @st.cache_data(max_entries=32, show_spinner="Computing the order sheet… (the first time for a close the forecasting models are trained up to it)")
 def sheet_for(fingerprint: str, store: int, date, model: str, stamp: tuple):
     return order_sheet(ds, store, date, model=model)
@@ -68,7 +64,7 @@ def recounted_sheet(fingerprint: str, store: int, date, model: str, counted: tup
 
 editor_key = f"sheet-{store}-{date}"
 try:
-    stamp = book_stamp(store)
+    stamp = book.stamp(store)
     base = sheet_for(ds.fingerprint, store, date, model, stamp)
 except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
@@ -83,21 +79,11 @@ except (ValueError, KeyError) as exc:
     st.error(exc.args[0] if exc.args else str(exc))
     st.stop()
 st.subheader(f"Order sheet · store {store_label(ds, store)} · close of {date:%A} {date}")
-needs = sheet_exceptions(sheet, final, book, names)
-if needs.height:
-    st.markdown(f"**Needs a human first** · {needs.height} line(s), most expensive first (expected cost: lost margin + holding)")
-    st.markdown("\n".join(f"{i}. **{r['expected_cost']:,.2f}** · {r['kind']} · {r['detail']}"
-                           for i, r in enumerate(needs.head(10).to_dicts(), 1)))
-    if needs.height > 10:
-        st.caption(f"… and {needs.height - 10} more (cheaper) line(s).")
-else:
-    st.caption("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
-               "no count is far from the book and no override breaks the 20 % rule.")
-columns = EDITOR_COLUMNS
+st.markdown(exceptions_text(sheet_exceptions(sheet, final, book, names)))
 st.data_editor(
     editor_frame(base, sheet, final, reasons, names).to_pandas(),
     key=editor_key, num_rows="fixed", hide_index=True, width="stretch", height=min(38 + 35 * len(products), 900),
-    disabled=[c for c in columns if c not in EDITABLE],
+    disabled=[c for c in EDITOR_COLUMNS if c not in EDITABLE],
     column_config={
         "label": st.column_config.TextColumn("Product", pinned=True, width=150),
         "closing_stock": st.column_config.NumberColumn("Closing stock", min_value=0, format="localized",
@@ -165,43 +151,31 @@ right.download_button("Download the sheet (CSV)", sheet_frame(sheet, final, reas
 
 st.subheader(f"Confirmed versions for store {store}, {date}")
 try:
-    versions = ledger.confirmations(store, date)
-    history = ledger.history(store, date)
-    recent = ledger.confirmations(limit=10)
+    view = ledger_view(ledger, store, date, names)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-when = [pl.col("confirmed_at").str.slice(0, 19).str.replace("T", " "), pl.col("confirmed_by").fill_null("")]
 labels = {"version": "Version", "confirmed_at": "Confirmed (UTC)", "confirmed_by": "By", "products": "Products",
           "recommended_total": st.column_config.NumberColumn("Recommended units", format="localized"),
           "final_total": st.column_config.NumberColumn("Final units", format="localized"), "changed": "Lines changed",
           "store_id": "Store", "order_date": st.column_config.DateColumn("Business date", format="YYYY-MM-DD"), "product_id": "Product",
           "recommended_qty": st.column_config.NumberColumn("Recommended", format="localized"),
           "final_qty": st.column_config.NumberColumn("Final", format="localized"), "reason": "Reason", "product": "Product"}
-if versions.is_empty():
+if view["latest"] is None:
     st.info(f"Nothing confirmed yet for store {store} on {date}.")
 else:
-    top = versions.row(0, named=True)
-    st.markdown(f"Latest: **version {top['version']}**, confirmed {top['confirmed_at'][:19].replace('T', ' ')} UTC"
-                f"{' by ' + top['confirmed_by'] if top['confirmed_by'] else ''}: {top['products']} products, "
-                f"{top['final_total']:,.0f} units, {top['changed']} changed from the recommendation.")
-    st.dataframe(versions.drop("confirmation_id", "store_id", "order_date").with_columns(*when), hide_index=True, width="stretch",
-                 column_config=labels)
-    pick = st.selectbox("Lines of version", versions["version"].to_list(), key="history_version")
-    lines = history.filter(pl.col("version") == pick).with_columns(
-        pl.col("product_id").replace_strict(names, default="", return_dtype=pl.String).alias("name"))
-    st.dataframe(lines.select(pl.format("{} · {}", "product_id", "name").alias("product"), "recommended_qty", "final_qty",
-                              pl.col("reason").fill_null("")),
-                 hide_index=True, width="stretch", column_config=labels)
+    st.markdown(view["latest"])
+    st.dataframe(view["versions"], hide_index=True, width="stretch", column_config=labels)
+    pick = st.selectbox("Lines of version", view["versions"]["version"].to_list(), key="history_version")
+    st.dataframe(view["lines"][pick], hide_index=True, width="stretch", column_config=labels)
     st.download_button("Download this store and date's history (CSV)", ledger.history_csv(store, date),
                        file_name=f"ledger_s{store}_{date}.csv", mime="text/csv", key="download_history")
 
 st.subheader("Latest confirmations (all stores)")
-if recent.is_empty():
+if view["recent"].is_empty():
     st.caption("The ledger is empty.")
 else:
-    st.dataframe(recent.drop("confirmation_id").with_columns(*when),
-                 hide_index=True, width="stretch", column_config=labels)
+    st.dataframe(view["recent"], hide_index=True, width="stretch", column_config=labels)
 st.caption(f"Ledger: {ledger.path} (append-only; every confirmation is kept as a version).")
 
 st.subheader("After the fact")

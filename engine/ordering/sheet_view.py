@@ -66,3 +66,41 @@ def stock_book_sentence(base, names: dict[int, str]) -> str | None:
         parts.append("in transit from confirmed orders: " + ", ".join(f"{x.product} · {names.get(x.product, '')} {x.in_transit:,.0f}"
                                                                      for x in from_ledger))
     return "Stock book: " + "; ".join(parts) + "." if parts else None
+
+
+def _readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Confirmation times as 'YYYY-MM-DD HH:MM:SS' (UTC) and no empty signer."""
+    return frame.with_columns(pl.col("confirmed_at").str.slice(0, 19).str.replace("T", " "), pl.col("confirmed_by").fill_null(""))
+
+
+def ledger_view(ledger, store: int, date, names: dict[int, str]) -> dict:
+    """What the Orders page shows of the ledger: ``versions`` of the store's close (newest first), the ``latest``
+    version in one sentence (None when nothing is confirmed), ``lines`` per version (product labelled), and the
+    ``recent`` confirmations of every store."""
+    versions = ledger.confirmations(store, date)
+    history = ledger.history(store, date)
+    recent = ledger.confirmations(limit=10)
+    latest = None
+    if not versions.is_empty():
+        top = versions.row(0, named=True)
+        latest = (f"Latest: **version {top['version']}**, confirmed {top['confirmed_at'][:19].replace('T', ' ')} UTC"
+                  f"{' by ' + top['confirmed_by'] if top['confirmed_by'] else ''}: {top['products']} products, "
+                  f"{top['final_total']:,.0f} units, {top['changed']} changed from the recommendation.")
+    label = pl.format("{} · {}", "product_id", pl.col("product_id").replace_strict(names, default="", return_dtype=pl.String))
+    lines = {v: g.select(label.alias("product"), "recommended_qty", "final_qty", pl.col("reason").fill_null(""))
+             for (v,), g in history.group_by("version")}
+    return {"versions": _readable(versions.drop("confirmation_id", "store_id", "order_date")) if not versions.is_empty() else versions,
+            "latest": latest, "lines": lines, "recent": _readable(recent.drop("confirmation_id")) if not recent.is_empty() else recent}
+
+
+def exceptions_text(needs: pl.DataFrame, shown: int = 10) -> str:
+    """The 'needs a human first' block above the sheet (Markdown): the ``shown`` most expensive lines, or one
+    sentence saying that nothing needs a human."""
+    if needs.is_empty():
+        return ("Nothing needs a human tonight: no line runs out before its next arrival, no forecast is far from last week's, "
+                "no count is far from the book and no override breaks the 20 % rule.")
+    out = [f"**Needs a human first** · {needs.height} line(s), most expensive first (expected cost: lost margin + holding)", ""]
+    out += [f"{i}. **{r['expected_cost']:,.2f}** · {r['kind']} · {r['detail']}" for i, r in enumerate(needs.head(shown).to_dicts(), 1)]
+    if needs.height > shown:
+        out += ["", f"… and {needs.height - shown} more (cheaper) line(s)."]
+    return "\n".join(out)

@@ -80,6 +80,10 @@ class StockBook:
     def path(self) -> Path:
         return self.ledger.path
 
+    def stamp(self, store: int) -> tuple:
+        """Changes whenever a count, a receipt or a confirmation of the store is added (a cached sheet then recomputes)."""
+        return (self.counts(store).height, self.receipts(store).height, self.ledger.confirmations(store).height)
+
     def _append(self, sql: str, row: tuple) -> None:
         if self.ledger.read_only:
             raise ValueError(f"The stock book {self.path} was opened read-only; enter counts on the Orders page or with "
