@@ -85,17 +85,14 @@ def write_partitions(ds: Dataset, state: Path) -> Path:
     return final
 
 
-def store_slice(folder: str | Path, store: int, products=None) -> StoreSlice:
-    """The store's rows (one read of its partition, narrowed to ``products`` when given) plus the small tables."""
+def store_slice(folder: str | Path, store: int) -> StoreSlice:
+    """The store's rows (one read of its partition) plus the small tables."""
     folder = Path(folder)
     path = store_file(folder, store)
     if not path.exists():
         raise ValueError(f"store {store} has no partition file {path}; run the batch again to rewrite the partitioned copy.")
     try:
-        scan = pl.scan_parquet(path)
-        if products is not None:
-            scan = scan.filter(pl.col("Product_ID").is_in([int(p) for p in ([products] if isinstance(products, int) else products)]))
-        sales = scan.collect()
+        sales = pl.read_parquet(path)
         small = {name: pl.read_parquet(folder / f"{name}.parquet") for name in SMALL_TABLES}
         span = json.loads((folder / "span.json").read_text())
     except (OSError, pl.exceptions.PolarsError, ValueError) as exc:

@@ -105,9 +105,10 @@ def plan_series(ds: Dataset, stores=None, products=None, settings: dict | None =
     shared = shared_fingerprint(ds)
     common = json.dumps({"v": PLAN_VERSION, "settings": settings or {}, "date": str(date), "shared": shared}, sort_keys=True, default=str)
     pooled = "pooled_lgbm" in tuple((settings or {}).get("models", ()))
-    store_fp = store_fingerprints(ds.sales, sorted({s for s, _ in series_fingerprints(sales)})) if pooled else {}
+    fingerprints = series_fingerprints(sales)
+    store_fp = store_fingerprints(ds.sales, sorted({s for s, _ in fingerprints})) if pooled else {}
     specs = []
-    for (store, product), fp in sorted(series_fingerprints(sales).items()):
+    for (store, product), fp in sorted(fingerprints.items()):
         # with the pooled model a series' forecast depends on every product of its store: its key does too
         key = hashlib.sha256(f"{common}/{store}/{product}/{fp}/{store_fp.get(store, '')}".encode()).hexdigest()[:16]
         specs.append(SeriesSpec(store, product, key))

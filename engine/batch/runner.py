@@ -16,14 +16,13 @@ import polars as pl
 
 from engine.batch.plan import SeriesSpec, check_close_date, plan_series
 from engine.batch.summary import default_batch_dir, write_atomic, write_summary
-from engine.batch.task import RESULT_FILES, TaskSettings, has_results, run_series, run_store, series_folder
+from engine.batch.task import RESULT_FILES, TaskSettings, failed_status, has_results, run_series, run_store, series_folder
 from engine.batch.cluster import dask_client
 from engine.data.dataset import load_dataset
 from engine.forecasting.models import parse_models
 from engine.forecasting.store import default_models_dir
 from engine.data.storage import data_dir, state_dir
 from engine.batch.partitions import write_partitions
-from engine.batch.task import error_sentence
 
 DEFAULT_MODELS = "auto"
 DEFAULT_SAFETY = "service-level:0.99"
@@ -62,8 +61,7 @@ def _run_dask(todo: list[SeriesSpec], settings: TaskSettings, scheduler, workers
             try:
                 done = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker died or the task could not run: report, go on
-                done = [{"store": s.store, "product": s.product, "key": s.key, "ok": False, "error": error_sentence(s, exc),
-                         "detail": repr(exc)[:1000], "seconds": 0.0, "cpu_seconds": 0.0} for s in group]
+                done = [failed_status(s, exc) for s in group]
             for status in done:
                 statuses.append(status)
                 if progress:
@@ -163,7 +161,7 @@ def run_batch(data: str | Path | None = None, stores=None, products=None, models
         "models": list(names), "safety_stock": safety_stock, "data_fingerprint": ds.fingerprint, "data": str(folder),
         "out": str(out), "setup_seconds": round(setup, 3), "compute_seconds": round(compute, 3),
         **timing, "task_seconds": round(sum(s.get("seconds", 0.0) for s in statuses), 3),
-        "task_cpu_seconds": round(sum(s.get("cpu_seconds", 0.0) for s in statuses), 3), "tasks": len(by_store(todo)) if todo else 0,
+        "task_cpu_seconds": round(sum(s.get("cpu_seconds", 0.0) for s in statuses), 3), "tasks": len({s.store for s in todo}),
         "failures": [s["error"] for s in statuses if not s["ok"]],
     }
     write_summary(out, summary)

@@ -84,6 +84,12 @@ def error_sentence(spec, exc: BaseException) -> str:
     return f"{spec.label} failed: {text}."
 
 
+def failed_status(spec, exc: BaseException, detail: str | None = None) -> dict:
+    """The status of a series that did not run: its sentence, no time spent."""
+    return {"store": spec.store, "product": spec.product, "key": spec.key, "ok": False, "error": error_sentence(spec, exc),
+            "detail": (detail or repr(exc))[:1000], "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None}
+
+
 def _metrics_frame(spec, trained: dict, chosen: str):
     import polars as pl
 
@@ -184,9 +190,7 @@ def run_store(specs: list, settings: TaskSettings, ds=None) -> list[dict]:
             try:
                 ds = store_slice(settings.partitions, specs[0].store)
             except Exception as exc:  # noqa: BLE001 - every series of the store fails with the same sentence
-                return [{"store": s.store, "product": s.product, "key": s.key, "ok": False, "error": error_sentence(s, exc),
-                         "detail": str(exc)[:1000], "seconds": 0.0, "cpu_seconds": 0.0, "models_reused": None,
-                         "worker": os.getpid()} for s in specs]
+                return [{**failed_status(s, exc, str(exc)), "worker": os.getpid()} for s in specs]
         read, read_cpu = time.perf_counter() - t0, time.process_time() - c0
         statuses = [run_series(spec, settings, ds) for spec in specs]
         statuses[0]["seconds"] += read
