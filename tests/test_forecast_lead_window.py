@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.forecasting.lead_window import calibration_errors, forecast_lead_window
-from engine.forecasting.quantiles import LEVELS, conformal_quantile
+from engine.forecasting.lead_window import calibration_errors, forecast_lead_window, season_index
+from engine.forecasting.quantiles import LEVELS, MIN_SEASON_ERRORS, PEAK_SEASON, LeadWindowQuantiles, conformal_quantile
 from engine.forecasting.series import Series
 
 
@@ -87,3 +87,45 @@ def test_errors_are_rescaled_to_the_level_at_the_close(demo):
     out = rescale_errors(errors, origins, series, close)
     for row, o in zip(range(2), origins):
         np.testing.assert_allclose(out[row], errors[row] * level(close) / level(o))
+
+
+def test_season_index_is_last_years_window_over_last_years_level():
+    rng = np.random.default_rng(3)
+    qty = rng.uniform(50, 150, 900)
+    qty[500:503] *= 6  # last year's peak: days 500..502
+    L = 2
+    t = 499 + 364  # the close whose lead window (t+1, t+2) lies 364 days after days 500, 501
+    ly = t - 364
+    expected = (qty[ly + 1] + qty[ly + 2]) / (L * qty[ly - 27: ly + 1].mean())
+    assert season_index(qty, t, L) == pytest.approx(expected) and expected > 4
+    assert season_index(qty, 300, L) == 1.0  # less than a year and a month of history: normal
+    assert season_index(qty, 100 + 364, L) == pytest.approx((qty[101] + qty[102]) / (L * qty[73:101].mean()))
+
+
+def _quantiles(season: float, seasons, errors) -> LeadWindowQuantiles:
+    n = len(errors)
+    return LeadWindowQuantiles(44, 11, dt.date(2016, 7, 4), 1, "m", np.array([100.0]), np.array(errors, dtype=float)[:, None],
+                               np.full(n, 6), error_seasons=np.array(seasons, dtype=float), season=season)
+
+
+def test_a_normal_week_is_sized_on_normal_week_errors_and_a_peak_on_all():
+    normal = list(np.linspace(-20, 20, 40))
+    peak = [900.0, 1000.0, 1100.0, 1200.0]
+    seasons = [1.0] * 40 + [3.5] * 4
+    q = _quantiles(1.1, seasons, normal + peak)
+    assert q.normal_weeks_only() and not q.peak
+    assert sorted(q.total_errors()) == pytest.approx(sorted(normal))
+    e = np.sort(normal)
+    assert q.total_quantile(0.99) == pytest.approx(100.0 + e[min(int(np.ceil(41 * 0.99)) - 1, 39)])
+    p = _quantiles(PEAK_SEASON, seasons, normal + peak)  # a peak close keeps every error, peaks included
+    assert p.peak and not p.normal_weeks_only() and p.total_quantile(0.99) == pytest.approx(1300.0)
+    few = _quantiles(1.0, [1.0] * (MIN_SEASON_ERRORS - 1) + [3.0] * 10, list(range(MIN_SEASON_ERRORS - 1)) + [500.0] * 10)
+    assert not few.normal_weeks_only() and len(few.total_errors()) == MIN_SEASON_ERRORS + 9  # too few normal ones: all
+    assert _quantiles(1.0, seasons, normal + peak).to_dict()["normal_weeks_only"] is True
+
+
+def test_the_producer_gives_every_origin_its_season_index(demo, window):
+    close, _, q = window
+    series = Series(demo, 44, 3)
+    assert q.season == pytest.approx(season_index(series.qty, series.index(close), q.lead_time))
+    assert q.error_seasons is not None and len(q.error_seasons) == q.errors.shape[0]

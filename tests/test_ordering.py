@@ -82,7 +82,7 @@ def test_the_sheet_orders_up_to_the_quantile_of_a_model_trained_up_to_the_close(
     totals = fenced(q.total_errors())
     raw = q.total_errors()
     q1, q3 = np.quantile(raw, [0.25, 0.75])
-    assert totals.max() <= q3 + 3 * (q3 - q1) + 1e-9 and totals.min() >= q1 - 3 * (q3 - q1) - 1e-9
+    assert totals.max() <= q3 + 2 * (q3 - q1) + 1e-9 and totals.min() >= q1 - 2 * (q3 - q1) - 1e-9
     assert expected_shortage(totals, conformal_quantile(totals, line.level)) <= 0.01 * mean
     lower = round(line.level - 0.005, 3)
     if lower >= 0.5:
@@ -124,3 +124,11 @@ def test_default_date_is_the_last_day_and_errors_are_sentences(demo, tmp_path):
         order_sheet(demo, 44, demo.end + dt.timedelta(days=1), products=[3], model=CHEAP, models_dir=tmp_path)
     with pytest.raises(ValueError, match="counted closing stock of product 3"):
         order_sheet(demo, 44, DATE, products=[3], closing_stock={3: -5}, model=CHEAP, models_dir=tmp_path)
+
+
+def test_one_off_shocks_are_clipped_to_two_interquartile_ranges():
+    e = np.array([*np.arange(0.0, 20.0), 500.0, -400.0])
+    q1, q3 = np.quantile(e, [0.25, 0.75])
+    out = fenced(e)
+    assert out.max() == pytest.approx(q3 + 2 * (q3 - q1)) and out.min() == pytest.approx(q1 - 2 * (q3 - q1))
+    assert out[:20] == pytest.approx(e[:20])  # the ordinary errors are left as they are

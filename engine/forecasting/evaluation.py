@@ -23,10 +23,10 @@ import polars as pl
 
 from engine.data.dataset import Dataset
 from engine.forecasting.backtest import predict_window
-from engine.forecasting.lead_window import calibration_errors, rescale_errors
+from engine.forecasting.lead_window import calibration_errors, quantiles_from_errors
 from engine.forecasting.metrics import rmse, seasonal_naive_scale, wape
 from engine.forecasting.models import REFERENCE_BASELINE, parse_models
-from engine.forecasting.quantiles import LEVELS, LeadWindowQuantiles
+from engine.forecasting.quantiles import LEVELS
 from engine.forecasting.series import Series
 from engine.forecasting.training import train_models
 
@@ -167,7 +167,7 @@ def _coverage(ev: Evaluation, series: Series, fitted, preds: pl.DataFrame, windo
     totals, qs = [], {lv: [] for lv in LEVELS}
     for d in closes:
         point = np.array(fc[d], dtype=float)
-        q = LeadWindowQuantiles(series.store, product, d, L, fitted.name, point, rescale_errors(errors, origins, series, d), weekdays)
+        q = quantiles_from_errors(series, d, point, fitted.name, errors, weekdays, origins)
         ti = series.index(d)
         totals.append(float(series.qty[ti + 1: ti + L + 1].sum()))
         for lv in LEVELS:

@@ -8,6 +8,8 @@ fitted only on days before that fold, so every calibration origin lies strictly 
 The folds reach a year back, so each origin's errors are rescaled to today's level (the 28-day mean
 at the close over the 28-day mean at that origin): on the six 2016 months of the real store-44 data
 (pooled model) this moved the lead-window total's P80 coverage from 78 % to 80 %, P90 from 88 % to 89 %.
+Each origin and the close also get their season index (``season_index``), so a normal-week close is
+sized on normal-week errors only (``LeadWindowQuantiles``: peaks are a class of their own).
 """
 
 from __future__ import annotations
@@ -71,6 +73,31 @@ def rescale_errors(errors: np.ndarray, origins: list[dt.date], series: Series, c
     return errors * ratio[:, None]
 
 
+def season_index(qty: np.ndarray, index: int, lead_time: int) -> float:
+    """Last year's sales of the lead window after ``index`` over last year's level: the days 364 days (52 weeks)
+    earlier, summed, over ``lead_time`` x the 28-day mean up to that earlier origin. About 1 in a normal week,
+    3-5 in the week before Christmas for frozen goods; 1.0 (normal) without a year and a month of history.
+    Uses only days at least 364 - lead_time days before the close, so it is known at the close."""
+    ly = index - 364
+    if ly - 27 < 0 or ly + lead_time >= len(qty):
+        return 1.0
+    level = level_at(qty, ly)
+    return float(np.sum(qty[ly + 1: ly + lead_time + 1]) / (lead_time * level)) if level > 0 else 1.0
+
+
+def quantiles_from_errors(series: Series, close: dt.date, point, model: str, errors: np.ndarray, weekdays: np.ndarray,
+                          origins: list[dt.date], explanation=()) -> LeadWindowQuantiles:
+    """The ``LeadWindowQuantiles`` of one close from the calibration errors of earlier origins: the errors rescaled
+    to the close's level, the season index of every origin and of the close (the sheet, its replay on past months
+    and the forecast coverage report all build them here)."""
+    L = series.lead_time
+    seasons = np.array([season_index(series.qty, series.index(o), L) for o in origins], dtype=float)
+    return LeadWindowQuantiles(store=int(series.store), product=int(series.product), origin=close, lead_time=L, model=model,
+                               point=np.asarray(point, dtype=float), errors=rescale_errors(errors, origins, series, close),
+                               error_weekdays=weekdays, explanation=list(explanation), error_seasons=seasons,
+                               season=season_index(series.qty, series.index(close), L))
+
+
 def simple_explanation(series: Series, close: dt.date, point: np.ndarray, horizons, model: str) -> list[dict]:
     """Per horizon: baseline (mean of the last 4 same weekdays known at the close) + the model's adjustment."""
     idx = np.array([series.index(close)])
@@ -132,11 +159,9 @@ def forecast_lead_window(ds: Dataset, store: int, product: int, close: dt.date, 
     errors, weekdays, origins = calibration_errors(fitted.cv.predictions, horizons, censored)
     if origins and max(origins) >= close:
         raise ValueError("calibration forecasts must come from origins before the close; retrain the model for this close.")
-    errors = rescale_errors(errors, origins, series, close)
     explain = getattr(fitted.model, "explain", None)
     explanation = explain(series, close, point) if explain else simple_explanation(series, close, point, horizons, fitted.name)
-    return LeadWindowQuantiles(store=int(store), product=int(product), origin=close, lead_time=series.lead_time,
-                               model=fitted.name, point=point, errors=errors, error_weekdays=weekdays, explanation=explanation)
+    return quantiles_from_errors(series, close, point, fitted.name, errors, weekdays, origins, explanation)
 
 
 TABLE_LEVELS = (0.01, 0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
