@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from engine.forecasting.quantiles import conformal_quantile
-from engine.inventory.quantile_policy import expected_shortage, fenced, holding_cost, level_for
+from engine.inventory.quantile_policy import expected_shortage, fenced, holding_cost, level_for, parse_policy
 from engine.ordering.close_forecast import close_quantiles
 from engine.ordering.sheet import OrderSheet, order_sheet, recommend_order
 
@@ -132,3 +132,13 @@ def test_one_off_shocks_are_clipped_to_two_interquartile_ranges():
     out = fenced(e)
     assert out.max() == pytest.approx(q3 + 2 * (q3 - q1)) and out.min() == pytest.approx(q1 - 2 * (q3 - q1))
     assert out[:20] == pytest.approx(e[:20])  # the ordinary errors are left as they are
+
+
+def test_policy_specs_parse_like_the_simulation_specs():
+    assert parse_policy("service-level") == ("fill", 0.99) and parse_policy("quantile:95") == ("quantile", 0.95)
+    assert parse_policy("cost") == ("cost", 0.25) and parse_policy(" 40 ") == ("fixed", 40.0)
+    for bad, words in (("quantile:2", "must be a share"), ("plenty", "unknown safety stock"), ("-3", "0 or more"),
+                       ("hindsight", "needs the future")):
+        with pytest.raises(ValueError, match=words) as exc:
+            parse_policy(bad)
+        assert exc.value.args[0].endswith(".")

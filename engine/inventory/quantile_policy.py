@@ -38,7 +38,7 @@ from engine.forecasting.series import Series
 from engine.inventory.evaluate import InventoryResult, simulate_product
 from engine.inventory.forecasts import _from_frame, store_view
 from engine.inventory.kpis import STOCK_VALUE_SHARE
-from engine.inventory.safety import SafetyPlan
+from engine.inventory.safety import SafetyPlan, parse_share, parse_units
 
 LEVEL_GRID = tuple(np.round(np.arange(0.50, 0.9951, 0.005), 3))
 FENCE = 2.0  # calibration errors beyond Q3 + 2 IQR (or below Q1 - 2 IQR) are clipped to it (between Tukey's 1.5 and 3)
@@ -56,25 +56,10 @@ def parse_policy(spec) -> tuple[str, float | None]:
     """'service-level[:0.99]' -> ('fill', 0.99); 'quantile:0.95' -> ('quantile', 0.95);
     'cost[:RATE]' -> ('cost', RATE); a number -> ('fixed', units)."""
     text = str(spec).strip().lower()
-
-    def share(rest: str, default: float, what: str) -> float:
-        rest = rest.lstrip(":")
-        if not rest:
-            return default
-        try:
-            v = float(rest)
-        except ValueError:
-            v = math.nan
-        if 1 <= v < 100:
-            v /= 100
-        if not 0 < v < 1:
-            raise ValueError(f"the {what} in {spec!r} must be a share like 0.99 (or 99); give e.g. {what}:0.99.")
-        return v
-
     if text.startswith("service-level"):
-        return "fill", share(text[len("service-level"):], 0.99, "service-level")
+        return "fill", parse_share(spec, "service-level")
     if text.startswith("quantile"):
-        return "quantile", share(text[len("quantile"):], 0.99, "quantile")
+        return "quantile", parse_share(spec, "quantile")
     if text.startswith("cost"):
         rest = text[len("cost"):].lstrip(":")
         try:
@@ -86,13 +71,7 @@ def parse_policy(spec) -> tuple[str, float | None]:
         return "cost", rate
     if text in ("min-zero-loss", "hindsight"):
         raise ValueError("the hindsight minimum needs the future's demand; pick service-level[:0.99], quantile:Q, cost or a number of units.")
-    try:
-        units = float(text)
-    except ValueError:
-        raise ValueError(f"unknown safety stock {spec!r}; give service-level[:0.99], quantile:Q, cost[:RATE] or a number of units.") from None
-    if not units >= 0 or not math.isfinite(units):
-        raise ValueError(f"the safety stock must be a number of units of 0 or more, not {spec!r}.")
-    return "fixed", units
+    return parse_units(spec, "service-level[:0.99], quantile:Q, cost[:RATE]")
 
 
 def fenced(total_errors) -> np.ndarray:

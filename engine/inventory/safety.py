@@ -90,31 +90,42 @@ class SafetyPlan:
                 "estimator": self.estimator, "note": self.note, "label": self.label, "compared": self.compared}
 
 
+def parse_share(spec, word: str, default: float = 0.99) -> float:
+    """The share after ``word`` in a spec ('service-level:0.995', 'quantile:95' = 0.95; nothing: ``default``),
+    or one sentence saying what to give."""
+    rest = str(spec).strip().lower()[len(word):].lstrip(":")
+    if not rest:
+        return default
+    try:
+        value = float(rest)
+    except ValueError:
+        value = math.nan
+    if 50 <= value < 100:  # given in percent
+        value /= 100
+    if not 0 < value < 1:
+        raise ValueError(f"the {word} in {spec!r} must be a share like 0.99 (or 99); give e.g. {word}:0.99.")
+    return value
+
+
+def parse_units(spec, choices: str) -> tuple[str, float]:
+    """('fixed', units) for a spec that is a number of units of 0 or more, or one sentence naming ``choices``."""
+    try:
+        units = float(str(spec).strip())
+    except ValueError:
+        raise ValueError(f"unknown safety stock {spec!r}; give {choices} or a number of units.") from None
+    if not units >= 0 or not math.isfinite(units):
+        raise ValueError(f"the safety stock must be a number of units of 0 or more, not {spec!r}.")
+    return "fixed", units
+
+
 def parse_safety_stock(spec) -> tuple[str, float | None]:
     """'min-zero-loss' -> ('hindsight', None); 'service-level[:0.99]' -> ('service-level', 0.99); '250' -> ('fixed', 250.0)."""
     text = str(spec).strip().lower()
     if text in ("min-zero-loss", "hindsight"):
         return "hindsight", None
     if text.startswith("service-level"):
-        rest = text[len("service-level"):]
-        if rest in ("", ":"):
-            return "service-level", 0.99
-        try:
-            level = float(rest.lstrip(":"))
-        except ValueError:
-            level = math.nan
-        if 50 <= level < 100:  # given in percent
-            level /= 100
-        if not 0 < level < 1:
-            raise ValueError(f"the service level in {spec!r} must be a share like 0.99 (or 99); give e.g. service-level:0.99.")
-        return "service-level", level
-    try:
-        units = float(text)
-    except ValueError:
-        raise ValueError(f"unknown safety stock {spec!r}; give min-zero-loss, service-level[:0.99] or a number of units.") from None
-    if not units >= 0 or not math.isfinite(units):
-        raise ValueError(f"the safety stock must be a number of units of 0 or more, not {spec!r}.")
-    return "fixed", units
+        return "service-level", parse_share(spec, "service-level")
+    return parse_units(spec, "min-zero-loss, service-level[:0.99]")
 
 
 def check_form(form: str) -> str:
