@@ -26,9 +26,13 @@ products = pick_products(ds)
 default_start = max(ds.start, ds.end - dt.timedelta(days=27))
 period = st.sidebar.date_input("Period", value=(default_start, ds.end), min_value=ds.start, max_value=ds.end, key="period")
 policy = st.sidebar.selectbox("Safety stock policy", list(POLICIES), key="policy")
-form = st.sidebar.selectbox("Safety stock form", ["best", "constant", "proportional", "weekday"], key="form",
-                            help="constant units, a share of the lead-window forecast, or per weekday; best compares them "
-                                 "(on validation days before the period for the service level); a fixed safety stock is always constant")
+FORMS = {"sheet": "as the order sheet (each evening's quantile)", "best": "seed rule: best of the three",
+         "constant": "seed rule: constant", "proportional": "seed rule: share of the forecast", "weekday": "seed rule: per weekday"}
+form = st.sidebar.selectbox("Safety stock form", list(FORMS), key="form", format_func=FORMS.get,
+                            help="as the order sheet: each evening's safety stock from that evening's forecast errors, exactly as "
+                                 "the Orders page orders; seed rule: one safety stock for the whole period (constant units, a "
+                                 "share of the lead-window forecast, or per weekday; best compares them on validation days). "
+                                 "A fixed safety stock and the hindsight minimum are always constant")
 model = st.sidebar.selectbox("Forecasting model", ["auto", *CHEAP_MODELS], key="model", help="auto = the best cheap model by backtest")
 pack_size = st.sidebar.number_input("Pack size", min_value=1, value=1, step=1, key="pack_size")
 

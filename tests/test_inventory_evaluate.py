@@ -112,3 +112,30 @@ def test_errors_are_sentences(demo, models):
         evaluate_policy(demo, 999, [3], START, END, model=CHEAP, models_dir=models)
     with pytest.raises(ValueError, match="pack size"):
         evaluate_policy(demo, 44, [3], START, END, pack_size=0, model=CHEAP, models_dir=models)
+
+
+def test_the_sheet_form_sizes_each_evening_from_that_evening_only(demo_dir, tmp_path):
+    """Form sheet replays the order sheet's rule: corrupt the sales after one evening of the window, and every
+    evening up to it keeps its safety stock and its order; later evenings see the new sales."""
+    from engine.data.dataset import load_dataset
+
+    cut = START + dt.timedelta(days=6)
+    bad = tmp_path / "bad" / "current"
+    shutil.copytree(demo_dir, bad)
+    sales = pl.read_csv(bad / "sales.csv", try_parse_dates=True)
+    sales.with_columns(pl.when(pl.col("Date") > cut).then(pl.col("Qty") * 3 + 7).otherwise(pl.col("Qty")).alias("Qty")).write_csv(bad / "sales.csv")
+    days = []
+    for ds, folder in ((load_dataset(demo_dir), tmp_path / "m1"), (load_dataset(bad), tmp_path / "m2")):
+        r = evaluate_policy(ds, 44, [3], START, END, "service-level:0.99", form="sheet", model=CHEAP, models_dir=folder)
+        assert r.form == "sheet" and r.products[0].plan.form == "daily"
+        d = r.products[0].days
+        assert d["safety_stock"].n_unique() > 1  # set each evening, not one constant
+        days.append(d)
+    good, worse = days
+    early = pl.col("date") <= cut
+    assert good.filter(early)["safety_stock"].to_list() == worse.filter(early)["safety_stock"].to_list()
+    assert good.filter(early)["order"].to_list() == worse.filter(early)["order"].to_list()
+    assert good.filter(~early)["safety_stock"].to_list() != worse.filter(~early)["safety_stock"].to_list()
+    # the hindsight minimum has no evening-by-evening form: it stays one constant searched on the window
+    h = evaluate_policy(load_dataset(demo_dir), 44, [3], START, END, "min-zero-loss", form="sheet", model=CHEAP, models_dir=tmp_path / "m1")
+    assert h.products[0].plan.form == "constant" and h.products[0].kpis["lost_qty"] == 0

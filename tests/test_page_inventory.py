@@ -71,6 +71,21 @@ def test_page_shows_the_engine_numbers_and_the_slider_moves_them(fresh_data):
     assert not at.exception
     assert _tiles(at) == _expected_tiles(engine("300").total)
 
+    # the order sheet's own rule, each evening's quantile: the page's default form
+    at.selectbox(key="policy").set_value("Service level").run()
+    at.selectbox(key="form").set_value("sheet").run()
+    assert not at.exception and not at.error
+    spec = f"service-level:{at.slider(key='level').value}"
+    sheet = evaluate_policy(ds, 44, [3], START, END, spec, form="sheet", model="weekday_mean4", models_dir=models)
+    assert _tiles(at) == _expected_tiles(sheet.total)
+    assert sheet.products[0].days["safety_stock"].n_unique() > 1
+
+
+def test_the_order_sheets_rule_is_the_default_form(fresh_data):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert at.selectbox(key="form").value == "sheet"
+
 
 def test_page_explains_a_period_without_history(fresh_data):
     at = AppTest.from_file(PAGE, default_timeout=120)

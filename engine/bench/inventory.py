@@ -77,7 +77,7 @@ def _monthly(args, ds, models: str) -> list[dict]:
     from engine.data.dataset import store_products
     from engine.inventory.evaluate import simulate_product
     from engine.inventory.kpis import ratio
-    from engine.inventory.quantile_policy import evaluate_quantile_policy, quantile_window
+    from engine.inventory.evaluate import evaluate_quantile_policy, quantile_window
     from engine.inventory.safety import make_plan
 
     products = store_products(ds, args.store, [int(p) for p in args.products.split(",")] if args.products_given else None)

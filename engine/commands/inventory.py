@@ -64,10 +64,11 @@ def _common(p, products_default: str | None) -> None:
     p.add_argument("--store", type=int, default=44)
     p.add_argument("--products", default=products_default, help="product ids, comma-separated (default: " + (products_default or "every product the store sells") + ")")
     p.add_argument("--safety-stock", default="service-level:0.99",
-                   help="inventory: min-zero-loss (hindsight: uses the future), service-level[:0.99] or a number of units; "
-                        "orders: service-level[:0.99] (fill rate promised), quantile:Q, cost[:yearly carrying rate] or units")
-    p.add_argument("--form", default="best", choices=["constant", "proportional", "weekday", "best"],
-                   help="safety stock form; best = compare them (on validation days for the service level)")
+                   help="min-zero-loss (inventory only, hindsight: uses the future), service-level[:0.99] (fill rate promised), "
+                        "quantile:Q and cost[:yearly carrying rate] (orders, inventory with --form sheet) or units")
+    p.add_argument("--form", default="sheet", choices=["sheet", "constant", "proportional", "weekday", "best"],
+                   help="inventory: sheet = the order sheet's rule, each evening's quantile (default); constant / proportional / "
+                        "weekday = the seed's one safety stock for the window, best = compare them; orders: ignored")
     p.add_argument("--pack-size", type=int, default=1, help="round orders up to whole packs of this many units")
     p.add_argument("--model", default="auto", help="forecasting model (auto = best cheap model by backtest)")
     p.add_argument("--models-dir", default=None, help="where fitted models are saved (default: <state>/models beside the data)")

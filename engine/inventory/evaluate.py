@@ -1,7 +1,16 @@
 """Evaluate a safety-stock policy on a window: simulation, KPIs, the perfect-foresight bound.
 
 ``evaluate_policy`` is what the CLI (`python -m engine inventory`), the Inventory page and the
-benchmark call; ``compare_policies`` runs several policies on the same forecasts.
+benchmark call; ``compare_policies`` runs several policies on the same forecasts. Two families:
+
+- form ``sheet`` (the default of the page and the CLI): the order sheet's own rule replayed without
+  hindsight (``evaluate_quantile_policy``): models trained once, on the days before the window's
+  warm-up evening w = start − L − 1, every order day t forecasting t+1 .. t+L from observations up to
+  t, and each evening's safety stock computed exactly as the sheet computes it that evening
+  (``engine.inventory.quantile_policy.order_up_to_safety``);
+- forms ``constant`` / ``proportional`` / ``weekday`` / ``best``: the seed pilot's rule, one safety stock
+  for the whole window from models trained before the validation days that precede it
+  (``engine.inventory.safety``), and the hindsight minimum (which uses the future).
 """
 
 from __future__ import annotations
@@ -13,10 +22,14 @@ import numpy as np
 import polars as pl
 
 from engine.data.dataset import store_products
+from engine.forecasting import lead_window_forecasts
+from engine.forecasting.lead_window import calibration_errors, quantiles_from_errors, train_for_close
+from engine.forecasting.series import Series
 from engine.inventory.bound import perfect_foresight
-from engine.inventory.forecasts import LeadWindow, lead_window
+from engine.inventory.forecasts import LeadWindow, _from_frame, lead_window, store_view
 from engine.inventory.kpis import product_kpis, ratio, total_kpis
 from engine.inventory.policy import evaluated, run_policy
+from engine.inventory.quantile_policy import DEMAND_DAYS, order_up_to_safety, parse_policy
 from engine.inventory.safety import SafetyPlan, check_form, make_plan, parse_safety_stock
 
 DAY_COLUMNS = ("date", "demand", "opening", "arrivals", "sold", "lost", "closing", "in_transit", "lead_forecast", "safety_stock", "order")
@@ -117,17 +130,66 @@ def evaluate_policy(ds, store: int, products, start: dt.date, end: dt.date, safe
                     pack_size: int = 1, model: str = "auto", models_dir=None) -> InventoryResult:
     """Simulate [start, end] for each product under the order-up-to policy with the given safety stock.
 
-    ``safety_stock``: 'min-zero-loss' (hindsight, uses the future), 'service-level[:0.99]' or a number of units;
-    ``form``: constant | proportional | weekday | best. Forecasts come from models trained before the
-    validation days that precede the window (see engine.inventory.forecasts)."""
-    parse_safety_stock(safety_stock)
+    ``safety_stock``: 'min-zero-loss' (hindsight, uses the future), 'service-level[:0.99]', 'quantile:Q' and
+    'cost[:RATE]' (form sheet only) or a number of units; ``form``: sheet (the order sheet's rule, see the module
+    docstring) | constant | proportional | weekday | best (the seed's rule)."""
     check_form(form)
     if int(pack_size) < 1:
         raise ValueError(f"the pack size must be a whole number of at least 1, not {pack_size}.")
+    if form == "sheet":
+        if str(safety_stock).strip().lower() in ("min-zero-loss", "hindsight"):
+            form = "constant"  # the hindsight minimum is one constant searched on the window's demand
+        else:
+            return evaluate_quantile_policy(ds, store, products, start, end, safety_stock, model, models_dir, int(pack_size))
+    parse_safety_stock(safety_stock)
     result = InventoryResult(int(store), start, end, str(safety_stock), form, int(pack_size))
     for p in store_products(ds, store, products):
         lw = lead_window(ds, store, p, start, end, model=model, models_dir=models_dir)
         plan = make_plan(lw, safety_stock, form, int(pack_size))
+        result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
+    return result
+
+
+def quantile_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None):
+    """(LeadWindow over the warm-up and [start, end], the chosen model's calibration errors (n, L), their origin
+    weekdays and origins, the Series): models trained strictly before the warm-up evening start − L − 1."""
+    L = ds.lead_time(int(product))
+    w = start - dt.timedelta(days=L + 1)
+    view = store_view(ds, store)
+    frame = lead_window_forecasts(view, store, product, w, end, model=model, models_dir=models_dir)
+    lw = _from_frame(frame, store, product, L, start)
+    series = Series(view, store, product)
+    chosen, _ = train_for_close(view, store, product, w - dt.timedelta(days=1), model, models_dir)  # reloaded from the folder
+    errors, weekdays, origins = calibration_errors(chosen.cv.predictions, range(1, L + 1))
+    return lw, errors, weekdays, origins, series
+
+
+def replay_safety(spec, lw, errors, weekdays, origins, series, price: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """(safety stock per order day of ``lw``, level per order day, why) computed each evening exactly as the
+    sheet would at that close: errors rescaled to the day's level, the close's mean daily demand over the
+    last DEMAND_DAYS days (all known at 22:00 of that day)."""
+    safety, levels, why = np.zeros(len(lw.dates)), np.zeros(len(lw.dates)), ""
+    for i, day in enumerate(lw.dates):
+        q = quantiles_from_errors(series, day, lw.forecasts[i], lw.model, errors, weekdays, origins)
+        t = series.index(day)
+        mean_demand = float(np.mean(series.qty[max(0, t - DEMAND_DAYS + 1): t + 1]))
+        levels[i], safety[i], why = order_up_to_safety(spec, q, mean_demand, price)
+    return safety, levels, why
+
+
+def evaluate_quantile_policy(ds, store: int, products, start: dt.date, end: dt.date, spec="service-level:0.99", model: str = "auto",
+                             models_dir=None, pack_size: int = 1) -> InventoryResult:
+    """Replay the order sheet's policy on [start, end] (see the module docstring)."""
+    kind, value = parse_policy(spec)
+    result = InventoryResult(int(store), start, end, str(spec), "sheet", int(pack_size))
+    for p in store_products(ds, store, products):
+        lw, errors, weekdays, origins, series = quantile_window(ds, store, p, start, end, model, models_dir)
+        if kind == "fixed":
+            plan = SafetyPlan("fixed", "constant", float(value))
+        else:
+            safety, levels, why = replay_safety(spec, lw, errors, weekdays, origins, series, ds.price(p))
+            plan = SafetyPlan("service-level", "daily", 1.0, by_day=tuple(safety), level=float(np.mean(levels[lw.first:])),
+                              estimator="calibration quantile", note=why)
         result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
     return result
 

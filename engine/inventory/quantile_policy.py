@@ -1,15 +1,13 @@
-"""The order sheet's policy replayed on a past window, without hindsight: order up to a quantile.
+"""The order sheet's rule: order up to a quantile of the lead-window demand, without hindsight.
 
-For a window [start, end] the models are trained once, on the days before the window's warm-up
-(``lead_window_forecasts`` with start w = start − L − 1: strictly before the window), chosen by
-forward-chaining validation WAPE, and every order day t forecasts t+1 .. t+L from observations up
-to t. The safety stock of order day t is computed that evening exactly as the order sheet does
-(``order_up_to_safety``): the calibration quantile of the lead-window total error (actual − forecast)
-of that model's out-of-sample selection folds, each forecast by a model that had not seen it,
-rescaled to the level of day t (``engine.forecasting.lead_window.rescale_errors``), per order weekday
-where it has enough errors and per season class (a normal week is sized on normal-week errors; a
-peak such as the weeks before Christmas on all: ``engine.forecasting.quantiles``, split-conformal,
-finite-sample corrected), after clipping one-off shocks to a fence of 2 IQR (``fenced``).
+The safety stock of a close (``order_up_to_safety``) is the calibration quantile of the lead-window
+total error (actual − forecast) of the model's out-of-sample selection folds, each forecast by a model
+that had not seen it, rescaled to the close's level (``engine.forecasting.lead_window.rescale_errors``),
+per order weekday where it has enough errors and per season class (a normal week is sized on
+normal-week errors; a peak such as the weeks before Christmas on all: ``engine.forecasting.quantiles``,
+split-conformal, finite-sample corrected), after clipping one-off shocks to a fence of 2 IQR
+(``fenced``). The order sheet orders with it each evening, and ``engine.inventory.evaluate`` replays it
+on past windows (form ``sheet``).
 
 Which quantile (``level_for``):
 - ``quantile:Q`` orders up to the Q quantile of lead-window demand (a cycle service level: the
@@ -24,21 +22,13 @@ Which quantile (``level_for``):
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import numpy as np
-import polars as pl
 
-from engine.data.dataset import store_products
-from engine.forecasting import lead_window_forecasts
-from engine.forecasting.lead_window import calibration_errors, quantiles_from_errors, train_for_close
 from engine.forecasting.quantiles import LeadWindowQuantiles, conformal_quantile
-from engine.forecasting.series import Series
-from engine.inventory.evaluate import InventoryResult, simulate_product
-from engine.inventory.forecasts import _from_frame, store_view
 from engine.inventory.kpis import STOCK_VALUE_SHARE
-from engine.inventory.safety import SafetyPlan, parse_share, parse_units
+from engine.inventory.safety import parse_share, parse_units
 
 LEVEL_GRID = tuple(np.round(np.arange(0.50, 0.9951, 0.005), 3))
 FENCE = 2.0  # calibration errors beyond Q3 + 2 IQR (or below Q1 - 2 IQR) are clipped to it (between Tukey's 1.5 and 3)
@@ -131,47 +121,3 @@ def order_up_to_safety(spec, q: LeadWindowQuantiles, mean_demand: float, price: 
     elif q.peak:
         why += f"; a peak (last year these days sold {q.season:.1f}x their level): every error, peaks included"
     return level, max(0.0, conformal_quantile(errors, level)), why
-
-
-def quantile_window(ds, store: int, product: int, start: dt.date, end: dt.date, model: str = "auto", models_dir=None):
-    """(LeadWindow over the warm-up and [start, end], the chosen model's calibration errors (n, L), their origin
-    weekdays and origins, the Series): models trained strictly before the warm-up evening start − L − 1."""
-    L = ds.lead_time(int(product))
-    w = start - dt.timedelta(days=L + 1)
-    view = store_view(ds, store)
-    frame = lead_window_forecasts(view, store, product, w, end, model=model, models_dir=models_dir)
-    lw = _from_frame(frame, store, product, L, start)
-    series = Series(view, store, product)
-    chosen, _ = train_for_close(view, store, product, w - dt.timedelta(days=1), model, models_dir)  # reloaded from the folder
-    errors, weekdays, origins = calibration_errors(chosen.cv.predictions, range(1, L + 1))
-    return lw, errors, weekdays, origins, series
-
-
-def replay_safety(spec, lw, errors, weekdays, origins, series, price: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """(safety stock per order day of ``lw``, level per order day, why) computed each evening exactly as the
-    sheet would at that close: errors rescaled to the day's level, the close's mean daily demand over the
-    last DEMAND_DAYS days (all known at 22:00 of that day)."""
-    safety, levels, why = np.zeros(len(lw.dates)), np.zeros(len(lw.dates)), ""
-    for i, day in enumerate(lw.dates):
-        q = quantiles_from_errors(series, day, lw.forecasts[i], lw.model, errors, weekdays, origins)
-        t = series.index(day)
-        mean_demand = float(np.mean(series.qty[max(0, t - DEMAND_DAYS + 1): t + 1]))
-        levels[i], safety[i], why = order_up_to_safety(spec, q, mean_demand, price)
-    return safety, levels, why
-
-
-def evaluate_quantile_policy(ds, store: int, products, start: dt.date, end: dt.date, spec="service-level:0.99", model: str = "auto",
-                             models_dir=None, pack_size: int = 1) -> InventoryResult:
-    """Replay the order sheet's policy on [start, end] (see the module docstring)."""
-    kind, value = parse_policy(spec)
-    result = InventoryResult(int(store), start, end, str(spec), "daily", int(pack_size))
-    for p in store_products(ds, store, products):
-        lw, errors, weekdays, origins, series = quantile_window(ds, store, p, start, end, model, models_dir)
-        if kind == "fixed":
-            plan = SafetyPlan("fixed", "constant", float(value))
-        else:
-            safety, levels, why = replay_safety(spec, lw, errors, weekdays, origins, series, ds.price(p))
-            plan = SafetyPlan("service-level", "daily", 1.0, by_day=tuple(safety), level=float(np.mean(levels[lw.first:])),
-                              estimator="calibration quantile", note=why)
-        result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
-    return result

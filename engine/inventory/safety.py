@@ -129,8 +129,8 @@ def parse_safety_stock(spec) -> tuple[str, float | None]:
 
 
 def check_form(form: str) -> str:
-    if form not in (*FORMS, "best"):
-        raise ValueError(f"unknown safety stock form {form!r}; choose constant, proportional, weekday or best.")
+    if form not in (*FORMS, "best", "sheet"):
+        raise ValueError(f"unknown safety stock form {form!r}; choose sheet, constant, proportional, weekday or best.")
     return form
 
 
