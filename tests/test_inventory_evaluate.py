@@ -128,6 +128,7 @@ def test_the_sheet_form_sizes_each_evening_from_that_evening_only(demo_dir, tmp_
     for ds, folder in ((load_dataset(demo_dir), tmp_path / "m1"), (load_dataset(bad), tmp_path / "m2")):
         r = evaluate_policy(ds, 44, [3], START, END, "service-level:0.99", form="sheet", model=CHEAP, models_dir=folder)
         assert r.form == "sheet" and r.products[0].plan.form == "daily"
+        assert r.products[0].plan.label.startswith("the order sheet's rule, on average the P")
         d = r.products[0].days
         assert d["safety_stock"].n_unique() > 1  # set each evening, not one constant
         days.append(d)

@@ -81,6 +81,9 @@ class SafetyPlan:
             return f"fixed {self.parameter:,.0f} units"
         if self.method == "hindsight":
             return f"{HINDSIGHT_LABEL}: {self.describe_form()}"
+        if self.form == "daily":  # the order sheet's rule: the level is the mean of each evening's quantile
+            return (f"the order sheet's rule, on average the P{self.level * 100:.1f} quantile of lead-window demand: "
+                    f"{self.describe_form()}").replace(".0 quantile", " quantile")
         how = self.estimator or "empirical quantile"
         return f"service level {self.level:.1%} ({how} of lead-window errors): {self.describe_form()}".replace(".0%", "%")
 
