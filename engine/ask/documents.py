@@ -316,7 +316,35 @@ def _product_cards(ds, sales: pl.DataFrame, daily: dict[int, pl.DataFrame]) -> l
 # --------------------------------------------------------------------------------------------
 
 
-def _year_summaries(ds, kind: str, key: int, daily: pl.DataFrame, label: str, ko: str) -> list[Document]:
+def _windows(ds) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """The last RECENT_WEEKS weeks (from the data's start at the earliest) and as many weeks before them."""
+    b, span, day = ds.end, dt.timedelta(days=7 * RECENT_WEEKS), dt.timedelta(days=1)
+    return (max(ds.start, b - span + day), b), (b - 2 * span + day, b - span)
+
+
+def _recent(ds, daily: pl.DataFrame, title: str) -> list[str]:
+    """The last weeks' total against the weeks before and the same weeks a year earlier, the trend, and the
+    weekly totals."""
+    ((a, b), previous_weeks), year = _windows(ds), dt.timedelta(days=364)
+    recent, previous, year_ago = _sum(daily, a, b), _sum(daily, *previous_weeks), _sum(daily, a - year, b - year)
+    trend = "up" if recent > previous * 1.02 else "down" if recent < previous * 0.98 else "flat"
+    weeks = [(b - dt.timedelta(days=7 * k + 6), b - dt.timedelta(days=7 * k)) for k in range(RECENT_WEEKS - 1, -1, -1)]
+    return [
+        f"Last {RECENT_WEEKS} weeks of {title}: {a} to {b}: {fmt_qty(recent)} units; "
+        f"{_pct(recent, previous)} vs the {RECENT_WEEKS} weeks before ({fmt_qty(previous)} units), "
+        f"{_pct(recent, year_ago)} vs the same weeks a year earlier ({fmt_qty(year_ago)} units). Trend: {trend}.",
+        "Weekly totals:", *(f"- week {w0} to {w1}: {fmt_qty(_sum(daily, w0, w1))} units" for w0, w1 in weeks)]
+
+
+def _summaries_of(ds, kind: str, key: int, daily: pl.DataFrame, sales: pl.DataFrame) -> list[Document]:
+    """A store's (or a product's, chain-wide) summary per year: totals and change, customer visits (stores),
+    monthly totals, notable days; and of its last weeks, with the units and change per product of the store
+    (or per store of the product, its 10 biggest)."""
+    if kind == "store":
+        label, ko, by, other = _store_label(ds, key) + ", all products", _ko_store(ds, key), "Store_ID", "Product_ID"
+    else:
+        label, ko = f"{_product_label(ds, key)} in the whole chain", _ko_product(ds, key)
+        by, other = "Product_ID", "Store_ID"
     docs = []
     for y, a, b in _year_windows(ds):
         total, a0, b0 = _sum(daily, a, b), _year_earlier(a), _year_earlier(b)
@@ -333,45 +361,19 @@ def _year_summaries(ds, kind: str, key: int, daily: pl.DataFrame, label: str, ko
                   f"Notable days in {y}: {_notable_days(daily, a, b, ds.holidays, with_zero=kind != 'product')}."]
         docs.append(Document(f"summary:{kind}:{key}:{y}", f"Summary {y}: {label}", "\n".join(lines),
                              _meta("summary", start=a, end=b, **{kind: key})))
-    return docs
-
-
-def _windows(ds) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
-    """The last RECENT_WEEKS weeks (from the data's start at the earliest) and as many weeks before them."""
-    b, span, day = ds.end, dt.timedelta(days=7 * RECENT_WEEKS), dt.timedelta(days=1)
-    return (max(ds.start, b - span + day), b), (b - 2 * span + day, b - span)
-
-
-def _recent(ds, daily: pl.DataFrame, title: str) -> list[str]:
-    """The last weeks' total against the weeks before and the same weeks a year earlier, the trend, and the
-    weekly totals."""
-    ((a, b), previous_weeks), year = _windows(ds), dt.timedelta(days=364)
-    recent, previous, year_ago = _sum(daily, a, b), _sum(daily, *previous_weeks), _sum(daily, a - year, b - year)
-    trend = "up" if recent > previous * 1.02 else "down" if recent < previous * 0.98 else "flat"
-    ends = [b - dt.timedelta(days=7 * k) for k in range(RECENT_WEEKS - 1, -1, -1)]
-    return [
-        f"Last {RECENT_WEEKS} weeks of {title}: {a} to {b}: {fmt_qty(recent)} units; "
-        f"{_pct(recent, previous)} vs the {RECENT_WEEKS} weeks before ({fmt_qty(previous)} units), "
-        f"{_pct(recent, year_ago)} vs the same weeks a year earlier ({fmt_qty(year_ago)} units). Trend: {trend}.",
-        "Weekly totals:", *(f"- week {a} to {e}: {fmt_qty(_sum(daily, a, e))} units"
-                            for a, e in ((e - dt.timedelta(days=6), e) for e in ends))]
-
-
-def _recent_summary(ds, kind: str, key: int, daily: pl.DataFrame, label: str, ko: str, sales: pl.DataFrame) -> Document:
-    """The last weeks, with the units and change per product of the store (or the product's 10 biggest stores)."""
-    lines, windows = _recent(ds, daily, f"{label} ({ko}, 최근 13주, last quarter)"), _windows(ds)
-    by, other, name = ("Store_ID", "Product_ID", "product") if kind == "store" else ("Product_ID", "Store_ID", "store")
-    rows = sales.filter(pl.col(by) == key)
+    rows, windows = sales.filter(pl.col(by) == key), _windows(ds)
     recent, before = (rows.filter(pl.col("Date").is_between(*w)).group_by(other).agg(pl.col("Qty").sum())
                       for w in windows)
     breakdown = (recent.join(before, on=other, how="full", coalesce=True, suffix="_before")
                  .with_columns(pl.col("Qty", "Qty_before").fill_null(0.0))
                  .sort("Qty", other, descending=[True, False]).head(10 if kind == "product" else rows.height))
-    lines.append(f"Last {RECENT_WEEKS} weeks by {name} (units, change vs the {RECENT_WEEKS} weeks before):")
-    lines += [f"- {_product_label(ds, o) if kind == 'store' else f'store {o}'}: {fmt_qty(q)} ({_pct(q, pq)})"
-              for o, q, pq in breakdown.select(other, "Qty", "Qty_before").iter_rows()]
-    return Document(f"summary:{kind}:{key}:recent", f"Last {RECENT_WEEKS} weeks: {label}", "\n".join(lines),
-                    _meta("summary", start=windows[0][0], end=ds.end, **{kind: key}))
+    lines = [*_recent(ds, daily, f"{label} ({ko}, 최근 13주, last quarter)"),
+             f"Last {RECENT_WEEKS} weeks by {'product' if kind == 'store' else 'store'} (units, change vs the "
+             f"{RECENT_WEEKS} weeks before):",
+             *(f"- {_product_label(ds, o) if kind == 'store' else f'store {o}'}: {fmt_qty(q)} ({_pct(q, pq)})"
+               for o, q, pq in breakdown.select(other, "Qty", "Qty_before").rows())]
+    return docs + [Document(f"summary:{kind}:{key}:recent", f"Last {RECENT_WEEKS} weeks: {label}", "\n".join(lines),
+                            _meta("summary", start=windows[0][0], end=ds.end, **{kind: key}))]
 
 
 def _store_product_card(ds, s: int, p: int, daily: pl.DataFrame) -> Document:
@@ -389,15 +391,8 @@ def _store_product_card(ds, s: int, p: int, daily: pl.DataFrame) -> Document:
 
 
 def _summaries(ds, sales: pl.DataFrame, daily: dict[str, dict]) -> list[Document]:
-    docs = []
-    for key in ds.product_ids:
-        label, ko = _product_label(ds, key) + " in the whole chain", _ko_product(ds, key)
-        docs += _year_summaries(ds, "product", key, daily["product"][key], label, ko)
-        docs.append(_recent_summary(ds, "product", key, daily["product"][key], label, ko, sales))
-    for key in ds.store_ids:
-        label, ko = _store_label(ds, key) + ", all products", _ko_store(ds, key)
-        docs += _year_summaries(ds, "store", key, daily["store"][key], label, ko)
-        docs.append(_recent_summary(ds, "store", key, daily["store"][key], label, ko, sales))
+    docs = [d for kind in ("product", "store") for key, days in sorted(daily[kind].items())
+            for d in _summaries_of(ds, kind, key, days, sales)]
     for s in _ranked(sales, "Store_ID")["Store_ID"].head(TOP_STORES_WITH_PRODUCT_CARDS).to_list():
         for p, days in sorted(_daily(sales.filter(pl.col("Store_ID") == s), "Product_ID").items()):
             docs.append(_store_product_card(ds, s, p, days))
