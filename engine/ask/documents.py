@@ -180,7 +180,7 @@ def _notable_days(daily: pl.DataFrame, a: dt.date, b: dt.date, holidays=None, wi
     more = f" and {len(zero) - 8} more" if len(zero) > 8 else ""
     shown = f" ({', '.join(str(d) for d in zero[:8])}{more})" if zero else ""
     out += [f"days with no sales: {len(zero)}{shown}"] if with_zero else []
-    hol = holidays.filter(pl.col("Date").is_between(a, b)) if holidays is not None else holidays
+    hol = holidays.filter(pl.col("Date").is_between(a, b)) if holidays is not None else None
     if hol is not None and hol.height:
         by_weekday = dict(full.group_by(pl.col("Date").dt.weekday()).agg(pl.col("Qty").mean()).iter_rows())
         qty = dict(full.iter_rows())
