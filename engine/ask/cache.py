@@ -19,6 +19,10 @@ from pathlib import Path
 _LOCK = threading.Lock()
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def normalize_question(question: str) -> str:
     return re.sub(r"\s+", " ", question or "").strip().lower()
 
@@ -34,36 +38,31 @@ class AnswerCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, question TEXT NOT NULL, "
-                        "answer_json TEXT NOT NULL, created_at TEXT NOT NULL)")
+        self._run("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, question TEXT NOT NULL, "
+                  "answer_json TEXT NOT NULL, created_at TEXT NOT NULL)")
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute("PRAGMA journal_mode=WAL")
-        return con
+    def _run(self, sql: str, params: tuple = ()):
+        """One statement in its own transaction; its first row."""
+        with _LOCK, sqlite3.connect(self.path, timeout=10) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            return con.execute(sql, params).fetchone()
 
     def get(self, key: str) -> dict | None:
-        with _LOCK, self._connect() as con:
-            row = con.execute("SELECT answer_json FROM answers WHERE key = ?", (key,)).fetchone()
+        row = self._run("SELECT answer_json FROM answers WHERE key = ?", (key,))
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, question: str, answer: dict) -> None:
         text = json.dumps(answer, ensure_ascii=False, default=str)
-        with _LOCK, self._connect() as con:
-            con.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-                        (key, question, text, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+        self._run("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", (key, question, text, _now()))
 
     def clear(self) -> None:
-        with _LOCK, self._connect() as con:
-            con.execute("DELETE FROM answers")
+        self._run("DELETE FROM answers")
 
 
 def append_log(path: Path, record: dict) -> None:
     """Append one JSON line (the caller passes only non-secret fields)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **record},
-                      ensure_ascii=False, default=str)
+    line = json.dumps({"time": _now(), **record}, ensure_ascii=False, default=str)
     with _LOCK, open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
