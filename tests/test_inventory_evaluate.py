@@ -140,3 +140,26 @@ def test_the_sheet_form_sizes_each_evening_from_that_evening_only(demo_dir, tmp_
     # the hindsight minimum has no evening-by-evening form: it stays one constant searched on the window
     h = evaluate_policy(load_dataset(demo_dir), 44, [3], START, END, "min-zero-loss", form="sheet", model=CHEAP, models_dir=tmp_path / "m1")
     assert h.products[0].plan.form == "constant" and h.products[0].kpis["lost_qty"] == 0
+
+
+def test_the_sheet_form_retrains_before_each_month_of_a_longer_window(demo, tmp_path):
+    from engine.forecasting import lead_window_forecasts
+    from engine.inventory.evaluate import month_chunks
+    from engine.inventory.forecasts import store_view
+
+    start, end = dt.date(2017, 2, 20), dt.date(2017, 3, 8)
+    assert month_chunks(start, end) == [(start, dt.date(2017, 2, 28)), (dt.date(2017, 3, 1), end)]
+    r = evaluate_policy(demo, 44, [3], start, end, "service-level:0.99", form="sheet", model=CHEAP, models_dir=tmp_path)
+    L = demo.lead_time(3)
+    warm = [a - dt.timedelta(days=L + 1) for a in (start, dt.date(2017, 3, 1))]
+    assert {m.name.split("_")[4] for m in tmp_path.glob(f"s44_p3_{CHEAP}_*")} >= {str(w) for w in warm}
+    days = r.products[0].days
+    assert days["date"].to_list() == [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    # March's lead-window forecasts are those of the model trained before March's warm-up evening
+    march = lead_window_forecasts(store_view(demo, 44), 44, 3, warm[1], end, model=CHEAP, models_dir=tmp_path)
+    want = march.filter(pl.col("order_date") >= dt.date(2017, 3, 1)).group_by("order_date").agg(pl.col("forecast").sum()).sort("order_date")
+    got = days.filter(pl.col("date") >= dt.date(2017, 3, 1))["lead_forecast"].to_list()
+    assert got == pytest.approx(want["forecast"].to_list())
+    # the stock carries over from February into March: March 1 opens with February 28's closing stock
+    feb28, mar1 = days.filter(pl.col("date") == dt.date(2017, 2, 28)).row(0, named=True), days.filter(pl.col("date") == dt.date(2017, 3, 1)).row(0, named=True)
+    assert mar1["opening"] == pytest.approx(feb28["closing"] + mar1["arrivals"])

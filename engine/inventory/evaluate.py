@@ -4,10 +4,10 @@
 benchmark call; ``compare_policies`` runs several policies on the same forecasts. Two families:
 
 - form ``sheet`` (the default of the page and the CLI): the order sheet's own rule replayed without
-  hindsight (``evaluate_quantile_policy``): models trained once, on the days before the window's
-  warm-up evening w = start − L − 1, every order day t forecasting t+1 .. t+L from observations up to
-  t, and each evening's safety stock computed exactly as the sheet computes it that evening
-  (``engine.inventory.quantile_policy.order_up_to_safety``);
+  hindsight (``evaluate_quantile_policy``): models trained before each calendar month of the window,
+  on the days before its warm-up evening w = start − L − 1, every order day t forecasting t+1 .. t+L
+  from observations up to t, and each evening's safety stock computed exactly as the sheet computes it
+  that evening (``engine.inventory.quantile_policy.order_up_to_safety``);
 - forms ``constant`` / ``proportional`` / ``weekday`` / ``best``: the seed pilot's rule, one safety stock
   for the whole window from models trained before the validation days that precede it
   (``engine.inventory.safety``), and the hindsight minimum (which uses the future).
@@ -177,19 +177,53 @@ def replay_safety(spec, lw, errors, weekdays, origins, series, price: float) -> 
     return safety, levels, why
 
 
+def month_chunks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """[start, end] cut at calendar-month ends: the replay retrains its models before each piece."""
+    out, a = [], start
+    while a <= end:
+        b = min(end, (a.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1))
+        out.append((a, b))
+        a = b + dt.timedelta(days=1)
+    return out
+
+
+def replay_product(ds, store: int, product: int, start: dt.date, end: dt.date, spec, model: str = "auto", models_dir=None):
+    """(LeadWindow over the warm-up and [start, end], safety stock per order day, mean level, why) of the sheet's rule.
+
+    The sheet retrains every night; the replay retrains before each calendar month of the window (models trained
+    strictly before that month's warm-up evening, its calibration errors from their folds), so a six-month window
+    is not forecast by a model six months old. The pieces are joined into one window: the stock carries over."""
+    kind, _ = parse_policy(spec)
+    parts, safety, levels, why = [], [], [], ""
+    for a, b in month_chunks(start, end):
+        lw, errors, weekdays, origins, series = quantile_window(ds, store, product, a, b, model, models_dir)
+        keep = slice(0 if not parts else lw.first, None)  # the first piece brings its warm-up evenings
+        if kind == "fixed":
+            s, lv = np.zeros(len(lw.dates)), np.zeros(len(lw.dates))
+        else:
+            s, lv, why = replay_safety(spec, lw, errors, weekdays, origins, series, ds.price(product))
+        parts.append((lw, keep))
+        safety.append(s[keep])
+        levels.append(lv[lw.first:])
+    first = parts[0][0]
+    joined = LeadWindow(first.store, first.product, first.lead_time, " / ".join(dict.fromkeys(lw.model for lw, _ in parts)),
+                        [d for lw, k in parts for d in lw.dates[k]], np.concatenate([lw.demand[k] for lw, k in parts]),
+                        np.vstack([lw.forecasts[k] for lw, k in parts]), np.vstack([lw.actuals[k] for lw, k in parts]), first.first)
+    return joined, np.concatenate(safety), float(np.mean(np.concatenate(levels))), why
+
+
 def evaluate_quantile_policy(ds, store: int, products, start: dt.date, end: dt.date, spec="service-level:0.99", model: str = "auto",
                              models_dir=None, pack_size: int = 1) -> InventoryResult:
-    """Replay the order sheet's policy on [start, end] (see the module docstring)."""
+    """Replay the order sheet's policy on [start, end] (see the module docstring and ``replay_product``)."""
     kind, value = parse_policy(spec)
     result = InventoryResult(int(store), start, end, str(spec), "sheet", int(pack_size))
     for p in store_products(ds, store, products):
-        lw, errors, weekdays, origins, series = quantile_window(ds, store, p, start, end, model, models_dir)
+        lw, safety, level, why = replay_product(ds, store, p, start, end, spec, model, models_dir)
         if kind == "fixed":
             plan = SafetyPlan("fixed", "constant", float(value))
         else:
-            safety, levels, why = replay_safety(spec, lw, errors, weekdays, origins, series, ds.price(p))
-            plan = SafetyPlan("service-level", "daily", 1.0, by_day=tuple(safety), level=float(np.mean(levels[lw.first:])),
-                              estimator="calibration quantile", note=why)
+            plan = SafetyPlan("service-level", "daily", 1.0, by_day=tuple(safety), level=level, estimator="calibration quantile",
+                              note=why)
         result.products.append(simulate_product(ds, lw, plan, int(pack_size)))
     return result
 
