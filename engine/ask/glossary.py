@@ -93,6 +93,7 @@ for _en, _kos in CATEGORY_KO.items():
     for _ko in _kos:
         GLOSSARY.setdefault(_ko, _en)
 
+_GLOSSARY_RE = re.compile("|".join(re.escape(k) for k in sorted(GLOSSARY, key=len, reverse=True)))  # longest first
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
              "October", "November", "December"]
 
@@ -132,15 +133,7 @@ def product_terms(products=None) -> dict[str, int]:
     return out
 
 
-def _replace_terms(text: str, terms: dict[str, str]) -> str:
-    keys = sorted(terms, key=len, reverse=True)
-    if not keys:
-        return text
-    pattern = re.compile("|".join(re.escape(k) for k in keys))
-    return pattern.sub(lambda m: f" {terms[m.group(0)]} ", text)
-
-
-def apply_glossary(text: str, products=None) -> str:
+def apply_glossary(text: str) -> str:
     """The question in English terms: fixed ids/dates first, then glossary terms (longest first)."""
     if not text:
         return ""
@@ -156,12 +149,7 @@ def apply_glossary(text: str, products=None) -> str:
         out = PRODUCT_KO_BEFORE.sub(lambda m: f" product {m.group(1)} ", out)
         out = _TOPN_KO.sub(lambda m: f" top {m.group(1)} ", out)
         out = re.sub(r"최근\s*(\d+)\s*일", lambda m: f" last {m.group(1)} days ", out)
-        terms = dict(GLOSSARY)
-        if products is not None:
-            for row in products.select("SubCategory").iter_rows():
-                for ko in PRODUCT_KO.get(str(row[0]).upper(), ()):
-                    terms[ko] = str(row[0])
-        out = _replace_terms(out, terms)
+        out = _GLOSSARY_RE.sub(lambda m: f" {GLOSSARY[m.group(0)]} ", out)
         # particles left dangling after a translated word ("store 44 의", "sum 는")
         out = re.sub(r"(?<=[A-Za-z0-9)])\s*(?:은|는|이|가|을|를|의|에서|에|으로|로|과|와|도|만|까지|부터|별)(?=\s|$|[?.!,])", " ", out)
     out = re.sub(r"\s+", " ", out).strip()
