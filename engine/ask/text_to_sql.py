@@ -1,13 +1,9 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt is short, because on 2 CPU cores prompt evaluation is most of the latency: the rules, the
-schema of only the tables the question is about (typed columns, one line of meaning, the exact values
-of small text columns), one or two short examples over those tables, and then the question with what
-was resolved from it (stores, products with their names, the period resolved against the data's last
-day). Everything before the question depends only on which tables are picked, so llama.cpp's prompt
-cache reuses it from one question to the next. The reply's SQL is taken from a ```sql fence (or a
-bare SELECT/WITH) and always goes through the guard before it runs; nothing else from the reply is
-executed.
+The prompt is short (prompt evaluation is most of the latency on 2 CPU cores): the rules, the schema
+of only the tables the question is about, one or two examples, then the question with what was
+resolved from it. The part before the question depends only on the tables, so llama.cpp's prompt
+cache reuses it. The reply's SQL (a ```sql fence or a bare SELECT/WITH) always goes through the guard.
 """
 
 from __future__ import annotations
