@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,6 @@ from engine.ask.sql_guard import UnsafeSQL
 from engine.ask.templates import match_template
 from engine.ask.text_to_sql import (SQL_MAX_TOKENS, SQL_STOP, build_sql_prompt, extract_sql, is_numeric_question,
                                     messages_tokens)
-from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 
 MAX_QUESTION_CHARS = 1000
@@ -270,23 +268,15 @@ def _clip(text: str, n: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------ context
-_DATASETS: dict[str, tuple] = {}
-_DATASETS_LOCK = threading.Lock()
-
-
 def _data_context(data_folder: Path):
-    """(Dataset, SqlEngine, data version) for a data folder; the Dataset is loaded once per data version
-    and the engine (``SqlEngine.open``) once per data and state version."""
+    """(Dataset, SqlEngine, data version) of a data folder: the engine (and its Dataset) is made once per
+    version of the data and the app's state (``SqlEngine.open``)."""
     data_folder = Path(data_folder).resolve()
     if not data_folder.is_dir():
         raise ValueError(f"The data folder {data_folder} does not exist: write the demo with `python -m engine demo "
                          f"{data_folder}` or upload data on the Home page.")
-    stamp, state = state_stamp(data_folder, include_state=False), state_stamp(data_folder)
-    with _DATASETS_LOCK:
-        if _DATASETS.get(str(data_folder), (None,))[0] != stamp:
-            _DATASETS[str(data_folder)] = (stamp, load_dataset(data_folder))
-        ds = _DATASETS[str(data_folder)][1]
-    return ds, SqlEngine.open(data_folder, ds=ds), f"{ds.fingerprint}{state}"
+    engine = SqlEngine.open(data_folder)
+    return engine.ds, engine, f"{engine.ds.fingerprint}{engine.stamp}"
 
 
 def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> dict:
@@ -301,7 +291,7 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
     if force or not _index_current(status, ds, data_folder):  # incremental: only changed documents are embedded
         update_index(data_folder, progress=progress, index=index, ds=ds)
         status = index.status() or {}
-        clear_cache(data_folder)
+        AnswerCache(state_dir(data_folder) / "ask_cache.sqlite").clear()  # answers of the old index
     return status
 
 
@@ -317,10 +307,6 @@ def index_status(data_folder) -> dict:
     status = dict(AskIndex.open(data_folder).status() or {})
     status["current"] = _index_current(status, _data_context(data_folder)[0], data_folder)
     return status
-
-
-def clear_cache(data_folder) -> None:
-    AnswerCache(state_dir(Path(data_folder)) / "ask_cache.sqlite").clear()
 
 
 # --------------------------------------------------------------------------------------------- ask

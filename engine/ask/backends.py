@@ -145,10 +145,6 @@ class LocalBackend(Backend):
         self.llm.generate_kwargs.update(max_tokens=max_tokens, stop=STOP + stop)
         return {}
 
-    def _fail(self, exc: Exception) -> BackendError:  # e.g. "Requested tokens exceed context window"
-        return BackendError(f"The local model could not take this prompt ({str(exc).splitlines()[0][:160]}): "
-                            f"ask a shorter question.")
-
     def prompt_tokens(self, messages: list[dict]) -> int:
         prompt = chatml(_chat_messages(messages))
         return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=True, special=True))

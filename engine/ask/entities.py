@@ -70,6 +70,14 @@ _LAST_N_DAYS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b|최�
 _LAST_N_WEEKS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+weeks?\b|최근\s*(\d{1,3})\s*주", re.I)
 
 
+def product_name(ds, product: int) -> str | None:
+    """The product's name (``SubCategory``) in the data, None for an id the data does not have."""
+    try:
+        return ds.product(product)["SubCategory"]
+    except KeyError:
+        return None
+
+
 def _month_range(year: int, month: int) -> tuple[dt.date, dt.date, str] | None:
     if not 1 <= month <= 12:
         return None

@@ -102,6 +102,7 @@ class SqlEngine:
 
         self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
         self.row_limit, self.timeout_s = int(row_limit), float(timeout_s)
+        self.stamp = state_stamp(self.data_folder.resolve())  # the data and state this engine was made from
         self.ds = ds if ds is not None else load_dataset(self.data_folder)
         self._lock = threading.Lock()
         config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,

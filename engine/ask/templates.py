@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from engine.ask.entities import Entities
+from engine.ask.entities import Entities, product_name
 from engine.ask.sql_engine import ledger_path
 
 
@@ -106,13 +106,6 @@ def _where(entities: Entities, start: dt.date, end: dt.date, prefix: str = "", s
     return " AND ".join(parts)
 
 
-def _product_name(ds, product: int) -> str | None:
-    try:
-        return ds.product(product)["SubCategory"]
-    except KeyError:
-        return None
-
-
 def _stores(entities: Entities) -> str:
     if not entities.stores:
         return "all stores"
@@ -120,7 +113,7 @@ def _stores(entities: Entities) -> str:
 
 
 def _who(entities: Entities, ds) -> str:
-    names = [f"product {p}" + (f" ({n})" if (n := _product_name(ds, p)) else "") for p in entities.products]
+    names = [f"product {p}" + (f" ({n})" if (n := product_name(ds, p)) else "") for p in entities.products]
     return f"{', '.join(names) or 'all products'} at {_stores(entities)}"
 
 
@@ -129,7 +122,7 @@ def _korean(name: str, entities: Entities, ds, ascending: bool) -> str:
     what = KOREAN[name]
     if ascending:
         what = what.replace("상위", "하위") + " (적은 순)"
-    parts = [f"{p}번 상품" + (f"({n})" if (n := _product_name(ds, p)) else "") for p in entities.products]
+    parts = [f"{p}번 상품" + (f"({n})" if (n := product_name(ds, p)) else "") for p in entities.products]
     if entities.stores:
         parts.append(", ".join(f"{s}번 매장" for s in entities.stores))
     elif name not in ("product_info", "oil_price"):

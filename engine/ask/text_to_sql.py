@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from engine.ask.entities import Entities
+from engine.ask.entities import Entities, product_name
 from engine.ask.sql_guard import UnsafeSQL
 
 SYSTEM_RULES = (
@@ -106,13 +106,6 @@ def pick_tables(question: str, entities: Entities, available) -> list[str]:
     return [t for t in available if t in picked]
 
 
-def _named(ds, product: int) -> str:
-    try:
-        return f"{product} = {ds.product(product)['SubCategory']}"
-    except KeyError:  # an unknown id: the id alone
-        return str(product)
-
-
 def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     """Chat messages asking for one SELECT: the rules, the schema of the question's tables (``table(column
     TYPE, ...) -- meaning``, the data's dates, the exact values of small text columns), one or two examples,
@@ -129,7 +122,9 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     messages = [{"role": "system", "content": SYSTEM_RULES + "\n\n" + "\n".join(schema)}]
     for _, q, sql in [shot for shot in FEW_SHOT if shot[0] <= set(tables)][:2]:
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": f"```sql\n{sql}\n```"}]
-    stores, products = ", ".join(map(str, entities.stores)), ", ".join(_named(ds, p) for p in entities.products)
+    named = {p: product_name(ds, p) for p in entities.products}  # an unknown id: the id alone
+    stores = ", ".join(map(str, entities.stores))
+    products = ", ".join(f"{p} = {name}" if name else str(p) for p, name in named.items())
     hints = [f"stores: {stores} (Store_ID)" if stores else "", f"products: {products} (Product_ID)" if products else "",
              (f"day: {entities.start}" if entities.start == entities.end else
               f"period: {entities.start} to {entities.end}") if entities.start and entities.end else "",
