@@ -171,10 +171,8 @@ class OpenAIBackend(Backend):
         self.__key = api_key or ""
         self._model = model or None
 
-    def __repr__(self) -> str:  # never shows the key
+    def __repr__(self) -> str:  # never shows the key (str() shows this too)
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self._model!r})"
-
-    __str__ = __repr__
 
     @property
     def model(self) -> str:
