@@ -247,19 +247,20 @@ class TransformersBackend(Backend):
         return f"transformers {self.model} ({'4-bit NF4, CUDA' if self.quantized else 'CPU'})"
 
     def _load(self):
+        """HuggingFaceLLM loads the model and tokenizer itself (``model_kwargs`` / ``tokenizer_kwargs``), prompts
+        with the tokenizer's chat template and stops at the model's end-of-turn tokens (its generation config)."""
         try:
             import torch
             from llama_index.llms.huggingface import HuggingFaceLLM
-            from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
             raise BackendError("The transformers backend needs torch, transformers and llama-index-llms-huggingface: "
                                "run `make setup` or choose another backend.") from None
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         gguf = self.path.suffix.lower() == ".gguf"
-        folder, kwargs = (self.path.parent, {"gguf_file": self.path.name}) if gguf else (self.path, {})
-        cuda = torch.cuda.is_available()
-        model_kwargs = dict(kwargs, local_files_only=True)
-        if cuda and not gguf:  # as the seeds load their models: 4-bit NF4, bfloat16 compute
+        folder, files = (self.path.parent, {"gguf_file": self.path.name}) if gguf else (self.path, {})
+        self.quantized = torch.cuda.is_available() and not gguf
+        model_kwargs = dict(files, local_files_only=True)
+        if self.quantized:  # as the seeds load their models: 4-bit NF4, bfloat16 compute
             from transformers import BitsAndBytesConfig
 
             model_kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
@@ -267,22 +268,13 @@ class TransformersBackend(Backend):
         else:
             torch.set_num_threads(self.threads)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(folder, device_map="auto" if cuda else "cpu", **model_kwargs)
+            return HuggingFaceLLM(model_name=str(folder), tokenizer_name=str(folder), model_kwargs=model_kwargs,
+                                  tokenizer_kwargs=dict(files, local_files_only=True), context_window=DEFAULT_N_CTX,
+                                  max_new_tokens=256, generate_kwargs={"do_sample": False},
+                                  device_map="auto" if torch.cuda.is_available() else "cpu")
         except (OSError, ValueError, RuntimeError) as exc:
             raise BackendError(f"transformers could not load {self.path} ({str(exc).splitlines()[0][:160]}): "
                                f"check KMART_HF_MODEL.") from None
-        stops = [i for i in (tokenizer.convert_tokens_to_ids(t) for t in STOP) if isinstance(i, int) and i >= 0]
-
-        def to_prompt(messages) -> str:
-            return tokenizer.apply_chat_template([{"role": m.role.value, "content": m.content} for m in messages],
-                                                 tokenize=False, add_generation_prompt=True)
-
-        self.quantized = bool(cuda and not gguf)
-        return HuggingFaceLLM(model=model, tokenizer=tokenizer, model_name=str(self.path),
-                              tokenizer_name=str(self.path), context_window=DEFAULT_N_CTX, max_new_tokens=256,
-                              stopping_ids=stops, generate_kwargs={"do_sample": False}, messages_to_prompt=to_prompt,
-                              device_map="auto" if cuda else "cpu")
 
     def _limit(self, max_tokens: int, stop: list[str]) -> dict:  # stop strings: the stopping ids end it
         self.llm.max_new_tokens = max_tokens
