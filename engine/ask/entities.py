@@ -41,14 +41,6 @@ class Entities:
     unknown_products: list[int] = field(default_factory=list)
     top_n: int | None = None
 
-    def to_dict(self) -> dict:
-        return {
-            "stores": self.stores, "products": self.products,
-            "start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
-            "language": self.language, "normalized": self.normalized, "period_label": self.period_label,
-            "unknown_stores": self.unknown_stores, "unknown_products": self.unknown_products, "top_n": self.top_n,
-        }
-
 
 _MONTH_WORDS = {m.lower(): i + 1 for i, m in enumerate(MONTHS_EN)}
 _MONTH_WORDS.update({m[:3].lower(): i + 1 for i, m in enumerate(MONTHS_EN)})
@@ -78,187 +70,131 @@ _LAST_N_DAYS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b|최�
 _LAST_N_WEEKS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+weeks?\b|최근\s*(\d{1,3})\s*주", re.I)
 
 
-def _ids(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text)]
-
-
-def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
-    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _latest_month(month: int, last: dt.date) -> tuple[dt.date, dt.date]:
-    year = last.year if month <= last.month else last.year - 1
-    return _month_range(year, month)
-
-
-def _latest_day(month: int, day: int, last: dt.date) -> dt.date | None:
-    for year in (last.year, last.year - 1):
-        try:
-            d = dt.date(year, month, day)
-        except ValueError:
-            continue
-        if d <= last:
-            return d
-    return None
-
-
-def _date(y, m, d) -> dt.date | None:
+def product_name(ds, product: int) -> str | None:
+    """The product's name (``SubCategory``) in the data, None for an id the data does not have."""
     try:
-        return dt.date(int(y), int(m), int(d))
+        return ds.product(product)["SubCategory"]
+    except KeyError:
+        return None
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date, str] | None:
+    if not 1 <= month <= 12:
+        return None
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1]), f"{year}-{month:02d}"
+
+
+def _day(y, m, d) -> tuple[dt.date, dt.date, str] | None:
+    try:
+        day = dt.date(int(y), int(m), int(d))
     except ValueError:
         return None
+    return day, day, day.isoformat()
+
+
+def _latest_day(month, day, last: dt.date, year=None):
+    """A day without a year: the latest one on or before ``last``."""
+    if year:
+        return _day(year, month, day)
+    return next((r for y in (last.year, last.year - 1) if (r := _day(y, month, day)) and r[0] <= last), None)
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | None, str]:
     """(start, end, label) of the period named in ``text`` (English or Korean) relative to ``last``."""
-    ranges: list[tuple[dt.date, dt.date, str]] = []
-    low = text.lower()
-    masked = low
-
-    def take(regex, fn):
-        nonlocal masked
-        for m in list(regex.finditer(masked)):
-            r = fn(m)
-            if r is not None:
-                ranges.append(r)
-                masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
-
     today = last + dt.timedelta(days=1)  # the morning after the data's last close
-    # explicit days
-    take(_ISO_DATE, lambda m: (lambda d: (d, d, d.isoformat()) if d else None)(_date(*m.groups())))
-    take(_KO_DATE, lambda m: (lambda d: (d, d, d.isoformat()) if d else None)(_date(*m.groups())))
+    week = today - dt.timedelta(days=today.weekday())
+    before = today.replace(day=1) - dt.timedelta(days=1)
 
-    def en_day(month_word, day, year):
-        month = _MONTH_WORDS.get(month_word.lower().rstrip("."))
-        if not month:
-            return None
-        d = _date(year, month, day) if year else _latest_day(month, int(day), last)
-        return (d, d, d.isoformat()) if d else None
+    def month_word(m, group: int) -> int:
+        return _MONTH_WORDS[m.group(group).rstrip(".")]
 
-    take(_EN_DATE_MDY, lambda m: en_day(m.group(1), m.group(2), m.group(3)))
-    take(_EN_DATE_DMY, lambda m: en_day(m.group(2), m.group(1), m.group(3)))
-    take(_KO_MD, lambda m: (lambda d: (d, d, d.isoformat()) if d else None)(_latest_day(int(m.group(1)), int(m.group(2)), last)))
-    # months with a year
-    take(_ISO_MONTH, lambda m: (*_month_range(int(m.group(1)), int(m.group(2))), f"{m.group(1)}-{int(m.group(2)):02d}") if 1 <= int(m.group(2)) <= 12 else None)
-    take(_KO_YM, lambda m: (*_month_range(int(m.group(1)), int(m.group(2))), f"{m.group(1)}-{int(m.group(2)):02d}") if 1 <= int(m.group(2)) <= 12 else None)
-    take(_EN_MONTH_YEAR, lambda m: (*_month_range(int(m.group(2)), _MONTH_WORDS[m.group(1).lower().rstrip('.')]),
-                                    f"{m.group(2)}-{_MONTH_WORDS[m.group(1).lower().rstrip('.')]:02d}"))
+    def latest_month(month: int):  # "March": the latest March that has started in the data
+        return _month_range(last.year if month <= last.month else last.year - 1, month)
 
     def quarter(m):
-        q = int(m.group(1) or m.group(4))
-        year = m.group(2) or m.group(3)
-        if year:
-            y = int(year)
-        else:
-            y = last.year if (q - 1) * 3 + 1 <= last.month else last.year - 1
-        start = dt.date(y, (q - 1) * 3 + 1, 1)
-        return start, _month_range(y, q * 3)[1], f"Q{q} {y}"
+        q, year = int(m.group(1) or m.group(4)), m.group(2) or m.group(3)
+        y = int(year) if year else (last.year if (q - 1) * 3 + 1 <= last.month else last.year - 1)
+        return dt.date(y, (q - 1) * 3 + 1, 1), _month_range(y, q * 3)[1], f"Q{q} {y}"
 
-    take(_QUARTER, quarter)
-    # relative periods
-    week_start = today - dt.timedelta(days=today.weekday())
-    rel = [
+    def year(m):
+        around = m.string[max(0, m.start() - 12): m.start()], m.string[m.end(): m.end() + 12]
+        if _QUANTITY_AFTER.match(around[1]) or _QUANTITY_BEFORE.search(around[0]):
+            return None  # "more than 2000 units" is a quantity, not a year
+        return dt.date(int(m.group(1)), 1, 1), dt.date(int(m.group(1)), 12, 31), m.group(1)
+
+    rules = [  # most specific first: what a rule matched is blanked out for the rules after it
+        (_ISO_DATE, lambda m: _day(*m.groups())), (_KO_DATE, lambda m: _day(*m.groups())),
+        (_EN_DATE_MDY, lambda m: _latest_day(month_word(m, 1), m.group(2), last, m.group(3))),
+        (_EN_DATE_DMY, lambda m: _latest_day(month_word(m, 2), m.group(1), last, m.group(3))),
+        (_KO_MD, lambda m: _latest_day(m.group(1), m.group(2), last)),
+        (_ISO_MONTH, lambda m: _month_range(int(m.group(1)), int(m.group(2)))),
+        (_KO_YM, lambda m: _month_range(int(m.group(1)), int(m.group(2)))),
+        (_EN_MONTH_YEAR, lambda m: _month_range(int(m.group(2)), month_word(m, 1))),
+        (_QUARTER, quarter),
         (r"\blast\s+week\b|\bprevious\s+week\b|지난\s*주|전주|저번\s*주",
-         lambda: (week_start - dt.timedelta(days=7), week_start - dt.timedelta(days=1), "last week")),
-        (r"\bthis\s+week\b|이번\s*주|금주", lambda: (last - dt.timedelta(days=last.weekday()), last, "this week")),
+         lambda m: (week - dt.timedelta(days=7), week - dt.timedelta(days=1), "last week")),
+        (r"\bthis\s+week\b|이번\s*주|금주", lambda m: (last - dt.timedelta(days=last.weekday()), last, "this week")),
         (r"\blast\s+month\b|\bprevious\s+month\b|지난\s*달|전월|저번\s*달",
-         lambda: (*_month_range((today.replace(day=1) - dt.timedelta(days=1)).year, (today.replace(day=1) - dt.timedelta(days=1)).month), "last month")),
-        (r"\bthis\s+month\b|이번\s*달|금월", lambda: (last.replace(day=1), last, "this month")),
-        (r"\blast\s+year\b|\bprevious\s+year\b|작년|지난\s*해|전년", lambda: (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year")),
-        (r"\bthis\s+year\b|올해|금년", lambda: (dt.date(last.year, 1, 1), last, "this year")),
-        (r"\byesterday\b|어제|\blast\s+day\b", lambda: (last, last, "yesterday (the data's last day)")),
-        (r"\btoday\b|오늘", lambda: (last, last, "today (the data's last day)")),
+         lambda m: (*_month_range(before.year, before.month)[:2], "last month")),
+        (r"\bthis\s+month\b|이번\s*달|금월", lambda m: (last.replace(day=1), last, "this month")),
+        (r"\blast\s+year\b|\bprevious\s+year\b|작년|지난\s*해|전년",
+         lambda m: (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year")),
+        (r"\bthis\s+year\b|올해|금년", lambda m: (dt.date(last.year, 1, 1), last, "this year")),
+        (r"\byesterday\b|어제|\blast\s+day\b", lambda m: (last, last, "yesterday (the data's last day)")),
+        (r"\btoday\b|오늘", lambda m: (last, last, "today (the data's last day)")),
+        (_LAST_N_DAYS, lambda m: (last - dt.timedelta(days=int(m.group(1) or m.group(2)) - 1), last,
+                                  f"last {m.group(1) or m.group(2)} days")),
+        (_LAST_N_WEEKS, lambda m: (last - dt.timedelta(days=7 * int(m.group(1) or m.group(2)) - 1), last,
+                                   f"last {m.group(1) or m.group(2)} weeks")),
+        (_KO_MONTH, lambda m: latest_month(int(m.group(1)))),
+        (_EN_MONTH, lambda m: None if m.group(0) == "may" else latest_month(month_word(m, 1))),  # "may": the verb
+        (_YEAR, year),
     ]
-    for pattern, fn in rel:
-        if re.search(pattern, masked):
-            ranges.append(fn())
-            masked = re.sub(pattern, " ", masked)
-    for m in _LAST_N_DAYS.finditer(masked):
-        n = int(m.group(1) or m.group(2))
-        ranges.append((last - dt.timedelta(days=n - 1), last, f"last {n} days"))
-    masked = _LAST_N_DAYS.sub(" ", masked)
-    for m in _LAST_N_WEEKS.finditer(masked):
-        n = int(m.group(1) or m.group(2))
-        ranges.append((last - dt.timedelta(days=7 * n - 1), last, f"last {n} weeks"))
-    masked = _LAST_N_WEEKS.sub(" ", masked)
-    # bare months and years
-    for m in _KO_MONTH.finditer(masked):
-        month = int(m.group(1))
-        if 1 <= month <= 12:
-            s, e = _latest_month(month, last)
-            ranges.append((s, e, f"{s:%Y-%m}"))
-    masked = _KO_MONTH.sub(" ", masked)
-    for m in _EN_MONTH.finditer(masked):
-        word = m.group(1).lower()
-        if word == "may" and m.group(0).lower() == word:  # "may" alone is usually the verb
-            continue
-        s, e = _latest_month(_MONTH_WORDS[word], last)
-        ranges.append((s, e, f"{s:%Y-%m}"))
-    masked = _EN_MONTH.sub(" ", masked)
-    for m in _YEAR.finditer(masked):
-        y = int(m.group(1))
-        before, after = masked[max(0, m.start() - 12): m.start()], masked[m.end(): m.end() + 12]
-        if _QUANTITY_AFTER.match(after) or _QUANTITY_BEFORE.search(before):
-            continue  # "more than 2000 units" is a quantity, not a year
-        ranges.append((dt.date(y, 1, 1), dt.date(y, 12, 31), str(y)))
+    ranges, masked = [], text.lower()
+    for regex, fn in rules:
+        for m in list(re.finditer(regex, masked)):
+            if r := fn(m):
+                ranges.append(r)
+                masked = _blank(masked, *m.span())
     if not ranges:
         return None, None, ""
-    start = min(r[0] for r in ranges)
-    end = max(r[1] for r in ranges)
+    start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
     labels = ", ".join(dict.fromkeys(r[2] for r in ranges))
     return start, end, f"{labels} ({start.isoformat()}..{end.isoformat()})"
-
-
-def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    chars = list(text)
-    for a, b in spans:
-        for i in range(a, b):
-            chars[i] = " "
-    return "".join(chars)
 
 
 def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities:
     """Stores, products, period (relative to the data's last day, ``last`` when there is no ``ds``) and
     language of ``question``."""
     text = question or ""
-    language = "ko" if is_korean(text) else "en"
-    normalized = apply_glossary(text, getattr(ds, "products", None))
     stores: list[int] = []
     products: list[int] = []
-    spans: list[tuple[int, int]] = []
     for regex, target in ((STORE_KO_AFTER, stores), (PRODUCT_KO_AFTER, products), (STORE_KO_BEFORE, stores),
                           (PRODUCT_KO_BEFORE, products), (_STORE_EN, stores), (_PRODUCT_EN, products)):
-        for m in regex.finditer(_mask(text, spans)):
-            target.extend(_ids(first_group(m)))
-            spans.append(m.span())
+        for m in list(regex.finditer(text)):
+            target.extend(int(n) for n in re.findall(r"\d+", first_group(m)))
+            text = _blank(text, *m.span())  # ids are not periods, names or other ids
     # product names from the data (English SubCategory and Korean names), longest first
-    terms = product_terms(getattr(ds, "products", None))
-    rest = _mask(text, spans).lower()
+    terms, rest = product_terms(getattr(ds, "products", None)), text.lower()
     for name in sorted(terms, key=len, reverse=True):
-        pattern = re.escape(name)
-        if re.match(r"[a-z0-9]", name):
-            pattern = rf"(?<![a-z0-9]){pattern}(?![a-z0-9])"
-        m = re.search(pattern, rest)
-        if m:
+        pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if re.match(r"[a-z0-9]", name) else re.escape(name)
+        if m := re.search(pattern, rest):
             products.append(terms[name])
-            rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
-    stores = list(dict.fromkeys(stores))
-    products = list(dict.fromkeys(products))
+            rest = _blank(rest, *m.span())
+    stores, products = list(dict.fromkeys(stores)), list(dict.fromkeys(products))
     last = ds.end if ds is not None else last  # without a data set: the last day given, else no period
-    start, end, label = find_period(_mask(text, spans), last) if last else (None, None, "")
+    start, end, label = find_period(text, last) if last else (None, None, "")
+    known_stores, known_products = set(stores), set(products)
     if ds is not None and getattr(ds, "sales", None) is not None:
         # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
-        known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].unique().to_list())
+        known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].to_list())
         known_products = set(int(p) for p in ds.products["Product_ID"].to_list())
-    else:
-        known_stores, known_products = set(stores), set(products)
-    top = None
-    for m in _TOP_N.finditer(text):
-        n = next(g for g in m.groups() if g)
-        top = int(n)
-        break
-    return Entities(
-        stores=stores, products=products, start=start, end=end, language=language, normalized=normalized,
-        period_label=label, unknown_stores=[s for s in stores if s not in known_stores],
-        unknown_products=[p for p in products if p not in known_products], top_n=top,
-    )
+    top = next((int(next(g for g in m.groups() if g)) for m in _TOP_N.finditer(question or "")), None)
+    return Entities(stores=stores, products=products, start=start, end=end, period_label=label, top_n=top,
+                    language="ko" if is_korean(question or "") else "en", normalized=apply_glossary(question or ""),
+                    unknown_stores=[s for s in stores if s not in known_stores],
+                    unknown_products=[p for p in products if p not in known_products])

@@ -1,10 +1,8 @@
-"""KO<->EN glossary of product, store and KPI terms, applied before anything else ("dictionary first").
+"""KO->EN glossary of product, store and KPI terms, applied before anything else ("dictionary first").
 
-``GLOSSARY`` maps a Korean term to its English term. Product names come from the data
-(``products.SubCategory``/``Category``) plus the fixed Korean names of the usual retail families
-(``PRODUCT_KO``); KPI and retail words are a fixed list. ``apply_glossary(text)`` rewrites a Korean
-question into English terms (longest term first, ids like "44번 매장" -> "store 44"), so retrieval and
-the SQL prompt see the same fixed words whatever the language.
+``apply_glossary(text)`` rewrites a Korean question into English terms (ids like "44번 매장" -> "store 44",
+dates, then ``GLOSSARY`` terms longest first: fixed retail / KPI words and the Korean names of the
+usual product families), so retrieval and the SQL prompt see the same words whatever the language.
 """
 
 from __future__ import annotations
@@ -52,47 +50,29 @@ TERMS: dict[str, str] = {
 
 # Korean names of the usual product families (Favorita-style SubCategory) and the demo's categories.
 PRODUCT_KO: dict[str, tuple[str, ...]] = {
-    "AUTOMOTIVE": ("자동차용품", "자동차 용품", "차량용품"),
-    "BABY CARE": ("유아용품", "유아 용품", "베이비케어", "아기용품"),
-    "BEAUTY": ("뷰티", "화장품", "미용"),
-    "BEVERAGES": ("음료수", "음료", "드링크"),
-    "BOOKS": ("도서",), "CELEBRATION": ("파티용품",), "HOME AND KITCHEN I": ("주방용품 1",), "HOME AND KITCHEN II": ("주방용품 2",),
-    "HOME APPLIANCES": ("가전",), "LADIESWEAR": ("여성의류",), "LAWN AND GARDEN": ("원예",), "LINGERIE": ("속옷",),
-    "MAGAZINES": ("잡지",), "PLAYERS AND ELECTRONICS": ("전자제품",),
-    "BREAD/BAKERY": ("빵", "베이커리", "제과"),
-    "CLEANING": ("청소용품", "세제", "세정제"),
-    "DAIRY": ("유제품", "우유"),
-    "DELI": ("델리",),
-    "EGGS": ("계란", "달걀"),
-    "FROZEN FOODS": ("냉동식품", "냉동 식품"),
-    "GROCERY I": ("식료품 1", "식료품1", "식료품 I", "식료품"),
-    "GROCERY II": ("식료품 2", "식료품2", "식료품 II"),
-    "HARDWARE": ("철물", "공구"),
-    "HOME CARE": ("홈케어", "생활용품", "생활 용품"),
-    "LIQUOR,WINE,BEER": ("주류", "와인", "맥주"),
-    "MEATS": ("육류", "고기", "정육"),
-    "PERSONAL CARE": ("개인위생", "퍼스널케어", "위생용품"),
-    "PET SUPPLIES": ("반려동물용품", "애완용품", "펫용품"),
-    "POULTRY": ("가금류", "닭고기"),
-    "PREPARED FOODS": ("조리식품", "즉석식품", "반찬"),
-    "PRODUCE": ("농산물", "청과", "채소", "과일"),
-    "SCHOOL AND OFFICE SUPPLIES": ("학용품", "사무용품", "문구"),
-    "SEAFOOD": ("해산물", "수산물", "생선"),
-    "SNACKS": ("과자", "스낵", "간식"),
+    "AUTOMOTIVE": ("자동차용품", "자동차 용품", "차량용품"), "BABY CARE": ("유아용품", "유아 용품", "베이비케어", "아기용품"),
+    "BEAUTY": ("뷰티", "화장품", "미용"), "BEVERAGES": ("음료수", "음료", "드링크"), "BOOKS": ("도서",), "CELEBRATION": ("파티용품",),
+    "HOME AND KITCHEN I": ("주방용품 1",), "HOME AND KITCHEN II": ("주방용품 2",), "HOME APPLIANCES": ("가전",),
+    "LADIESWEAR": ("여성의류",), "LAWN AND GARDEN": ("원예",), "LINGERIE": ("속옷",), "MAGAZINES": ("잡지",),
+    "PLAYERS AND ELECTRONICS": ("전자제품",), "BREAD/BAKERY": ("빵", "베이커리", "제과"), "CLEANING": ("청소용품", "세제", "세정제"),
+    "DAIRY": ("유제품", "우유"), "DELI": ("델리",), "EGGS": ("계란", "달걀"), "FROZEN FOODS": ("냉동식품", "냉동 식품"),
+    "GROCERY I": ("식료품 1", "식료품1", "식료품 I", "식료품"), "GROCERY II": ("식료품 2", "식료품2", "식료품 II"),
+    "HARDWARE": ("철물", "공구"), "HOME CARE": ("홈케어", "생활용품", "생활 용품"), "LIQUOR,WINE,BEER": ("주류", "와인", "맥주"),
+    "MEATS": ("육류", "고기", "정육"), "PERSONAL CARE": ("개인위생", "퍼스널케어", "위생용품"),
+    "PET SUPPLIES": ("반려동물용품", "애완용품", "펫용품"), "POULTRY": ("가금류", "닭고기"), "PREPARED FOODS": ("조리식품", "즉석식품", "반찬"),
+    "PRODUCE": ("농산물", "청과", "채소", "과일"), "SCHOOL AND OFFICE SUPPLIES": ("학용품", "사무용품", "문구"),
+    "SEAFOOD": ("해산물", "수산물", "생선"), "SNACKS": ("과자", "스낵", "간식"),
 }
 CATEGORY_KO: dict[str, tuple[str, ...]] = {
     "Grocery": ("식료품류", "식료품"), "Fresh": ("신선식품", "신선 식품"), "Household": ("가정용품", "생활용품"),
     "Hardlines": ("하드라인", "잡화"), "Personal Care": ("개인관리", "개인위생"), "Beverages": ("음료류", "음료", "주류"),
 }
 
-GLOSSARY: dict[str, str] = {**TERMS}
-for _en, _kos in PRODUCT_KO.items():
-    for _ko in _kos:
-        GLOSSARY[_ko] = _en
-for _en, _kos in CATEGORY_KO.items():
-    for _ko in _kos:
-        GLOSSARY.setdefault(_ko, _en)
+# a product family's name wins over a fixed word, which wins over a category's name
+GLOSSARY: dict[str, str] = {**{ko: en for en, kos in CATEGORY_KO.items() for ko in kos}, **TERMS,
+                            **{ko: en for en, kos in PRODUCT_KO.items() for ko in kos}}
 
+_GLOSSARY_RE = re.compile("|".join(re.escape(k) for k in sorted(GLOSSARY, key=len, reverse=True)))  # longest first
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
              "October", "November", "December"]
 
@@ -132,15 +112,7 @@ def product_terms(products=None) -> dict[str, int]:
     return out
 
 
-def _replace_terms(text: str, terms: dict[str, str]) -> str:
-    keys = sorted(terms, key=len, reverse=True)
-    if not keys:
-        return text
-    pattern = re.compile("|".join(re.escape(k) for k in keys))
-    return pattern.sub(lambda m: f" {terms[m.group(0)]} ", text)
-
-
-def apply_glossary(text: str, products=None) -> str:
+def apply_glossary(text: str) -> str:
     """The question in English terms: fixed ids/dates first, then glossary terms (longest first)."""
     if not text:
         return ""
@@ -156,12 +128,7 @@ def apply_glossary(text: str, products=None) -> str:
         out = PRODUCT_KO_BEFORE.sub(lambda m: f" product {m.group(1)} ", out)
         out = _TOPN_KO.sub(lambda m: f" top {m.group(1)} ", out)
         out = re.sub(r"최근\s*(\d+)\s*일", lambda m: f" last {m.group(1)} days ", out)
-        terms = dict(GLOSSARY)
-        if products is not None:
-            for row in products.select("SubCategory").iter_rows():
-                for ko in PRODUCT_KO.get(str(row[0]).upper(), ()):
-                    terms[ko] = str(row[0])
-        out = _replace_terms(out, terms)
+        out = _GLOSSARY_RE.sub(lambda m: f" {GLOSSARY[m.group(0)]} ", out)
         # particles left dangling after a translated word ("store 44 의", "sum 는")
         out = re.sub(r"(?<=[A-Za-z0-9)])\s*(?:은|는|이|가|을|를|의|에서|에|으로|로|과|와|도|만|까지|부터|별)(?=\s|$|[?.!,])", " ", out)
     out = re.sub(r"\s+", " ", out).strip()

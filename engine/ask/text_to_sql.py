@@ -1,20 +1,16 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt is short, because on 2 CPU cores prompt evaluation is most of the latency: the rules, the
-schema of only the tables the question is about (typed columns, one line of meaning, the exact values
-of small text columns), one or two short examples over those tables, and then the question with what
-was resolved from it (stores, products with their names, the period resolved against the data's last
-day). Everything before the question depends only on which tables are picked, so llama.cpp's prompt
-cache reuses it from one question to the next. The reply's SQL is taken from a ```sql fence (or a
-bare SELECT/WITH) and always goes through the guard before it runs; nothing else from the reply is
-executed.
+The prompt is short (prompt evaluation is most of the latency on 2 CPU cores): the rules, the schema
+of only the tables the question is about, one or two examples, then the question with what was
+resolved from it. The part before the question depends only on the tables, so llama.cpp's prompt
+cache reuses it. The reply's SQL (a ```sql fence or a bare SELECT/WITH) always goes through the guard.
 """
 
 from __future__ import annotations
 
 import re
 
-from engine.ask.entities import Entities
+from engine.ask.entities import Entities, product_name
 from engine.ask.sql_guard import UnsafeSQL
 
 SYSTEM_RULES = (
@@ -92,71 +88,52 @@ _DESCRIPTIVE = ("why", "explain", "what does", "what is a", "meaning", "define",
 
 
 
-def estimate_tokens(text: str) -> int:
-    """A conservative token count without a tokenizer (Qwen2.5: ~3.5 ASCII characters per token, Hangul ~1 each)."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return int(ascii_chars / 3.2 + (len(text) - ascii_chars) * 1.1) + 1
-
-
 def messages_tokens(messages: list[dict]) -> int:
-    return sum(estimate_tokens(m["content"]) + 5 for m in messages) + 3  # + ChatML markers per message
+    """A conservative token count of chat messages without a tokenizer (Qwen2.5: ~3.5 ASCII characters a
+    token, a Hangul syllable ~1; + the ChatML markers of each message)."""
+    def tokens(text: str) -> int:
+        ascii_chars = sum(ord(ch) < 128 for ch in text)
+        return int(ascii_chars / 3.2 + (len(text) - ascii_chars) * 1.1) + 1
+
+    return sum(tokens(m["content"]) + 5 for m in messages) + 3
 
 
 def pick_tables(question: str, entities: Entities, available) -> list[str]:
     """The tables a question is about, in the engine's order: those its words name (``TABLE_WORDS``),
     else sales."""
     text = f"{question} {entities.normalized or ''}".lower()
-    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available)
-    if not picked:
-        picked.add("sales")
+    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available) or {"sales"}
     return [t for t in available if t in picked]
 
 
-def schema_text(engine, tables: list[str]) -> str:
-    """``table(column TYPE, ...) -- meaning`` for ``tables``, the data's date range and, for stores and
-    products, the exact values of their small text columns."""
-    ds = engine.ds
-    lines = [f"Tables (data from {ds.start} to {ds.end}):"]
-    for name in tables:
-        cols = ", ".join(f"{c} {t}" for c, t in engine.types[name].items())
-        lines.append(f"- {name}({cols}) -- {TABLE_NOTES.get(name, '')}")
-        frame = getattr(ds, name, None) if name in CATEGORY_COLUMNS else None
-        for column in CATEGORY_COLUMNS.get(name, ()):
-            values = sorted(str(v) for v in frame[column].drop_nulls().unique().to_list())
-            if 0 < len(values) <= CATEGORY_MAX_VALUES:
-                lines.append(f"  {name}.{column}: {', '.join(repr(v) for v in values)}")
-    return "\n".join(lines)
-
-
 def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
-    """Chat messages (rules + schema of the question's tables, one or two examples, the question) asking
-    for one SELECT. The part before the question is the same for every question about the same tables."""
-    tables = pick_tables(question, entities, engine.tables)
-    messages = [{"role": "system", "content": SYSTEM_RULES + "\n\n" + schema_text(engine, tables)}]
+    """Chat messages asking for one SELECT: the rules, the schema of the question's tables (``table(column
+    TYPE, ...) -- meaning``, the data's dates, the exact values of small text columns), one or two examples,
+    then the question. Everything before the question is the same for every question about the same tables."""
+    ds, tables = engine.ds, pick_tables(question, entities, engine.tables)
+    schema = [f"Tables (data from {ds.start} to {ds.end}):"]
+    for name in tables:
+        columns = ", ".join(f"{c} {t}" for c, t in engine.types[name].items())
+        schema.append(f"- {name}({columns}) -- {TABLE_NOTES[name]}")
+        for column in CATEGORY_COLUMNS.get(name, ()):
+            values = sorted(str(v) for v in getattr(ds, name)[column].drop_nulls().unique().to_list())
+            if 0 < len(values) <= CATEGORY_MAX_VALUES:
+                schema.append(f"  {name}.{column}: {', '.join(repr(v) for v in values)}")
+    messages = [{"role": "system", "content": SYSTEM_RULES + "\n\n" + "\n".join(schema)}]
     for _, q, sql in [shot for shot in FEW_SHOT if shot[0] <= set(tables)][:2]:
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": f"```sql\n{sql}\n```"}]
-    hints = []
-    if entities.stores:
-        hints.append(f"stores: {', '.join(map(str, entities.stores))} (Store_ID)")
-    if entities.products:
-        names = []
-        for p in entities.products:
-            try:
-                names.append(f"{p} = {engine.ds.product(p)['SubCategory']}")
-            except KeyError:  # an unknown id: the id alone
-                names.append(str(p))
-        hints.append(f"products: {', '.join(names)} (Product_ID)")
-    if entities.start and entities.end and entities.start == entities.end:
-        hints.append(f"day: {entities.start.isoformat()}")
-    elif entities.start and entities.end:
-        hints.append(f"period: {entities.start.isoformat()} to {entities.end.isoformat()}")
-    if entities.top_n:
-        hints.append(f"top {entities.top_n}")
+    named = {p: product_name(ds, p) for p in entities.products}  # an unknown id: the id alone
+    stores = ", ".join(map(str, entities.stores))
+    products = ", ".join(f"{p} = {name}" if name else str(p) for p, name in named.items())
+    hints = [f"stores: {stores} (Store_ID)" if stores else "", f"products: {products} (Product_ID)" if products else "",
+             (f"day: {entities.start}" if entities.start == entities.end else
+              f"period: {entities.start} to {entities.end}") if entities.start and entities.end else "",
+             f"top {entities.top_n}" if entities.top_n else ""]
     content = question.strip()
     if entities.normalized and entities.normalized != content:
         content += f"\n(in English terms: {entities.normalized})"
-    if hints:
-        content += "\nResolved from the question: " + "; ".join(hints) + "."
+    if any(hints):
+        content += "\nResolved from the question: " + "; ".join(h for h in hints if h) + "."
     return [*messages, {"role": "user", "content": content}]
 
 
@@ -174,30 +151,23 @@ def extract_sql(llm_text: str) -> str:
     raise UnsafeSQL("The model's reply contains no SELECT statement; ask the question again or rephrase it.")
 
 
-_SQL_START = re.compile(r"^\s*(?:select|from|where|group|order|limit|having|with|join|left|right|inner|outer|full|cross|union|"
-                        r"except|intersect|and|or|on|qualify|window|offset|\(|\)|--)", re.I)
-
-
-_SQL_VERBS = {"select", "with", "from", "insert", "update", "delete", "drop", "create", "alter", "attach", "detach", "copy",
-              "pragma", "set", "reset", "install", "load", "call", "export", "import", "begin", "commit", "rollback", "use",
-              "checkpoint", "vacuum", "describe", "show", "summarize", "explain", "pivot", "unpivot", "prepare", "execute"}
+# words a statement or one of its clauses starts with: a paragraph or the text after a ";" that starts
+# otherwise is prose (kept SQL goes to the guard whole, so "SELECT 1; DROP TABLE sales" is refused)
+_SQL_WORDS = ("select from where group order limit having with join left right inner outer full cross union except "
+              "intersect and or on qualify window offset insert update delete drop create alter attach detach copy "
+              "pragma set reset install load call export import begin commit rollback use checkpoint vacuum describe "
+              "show summarize explain pivot unpivot prepare execute").split()
+_SQL_START = re.compile(rf"\s*(?:\(|\)|--|(?:{'|'.join(_SQL_WORDS)})\b)", re.I)
 
 
 def _trim(sql: str) -> str:
-    """The statement without trailing prose: paragraphs after the first that do not read as SQL are dropped."""
-    sql = sql.strip().strip("`").strip()
-    paragraphs = re.split(r"\n\s*\n", sql)
-    kept = [paragraphs[0]]
-    for para in paragraphs[1:]:
-        if not _SQL_START.match(para):
-            break
-        kept.append(para)
-    out = "\n\n".join(kept).strip()
-    # "SELECT ...; This query sums ..." -> cut the prose after a final semicolon
-    m = re.match(r"(?s)(.*?;)\s*([A-Za-z가-힣]+)[^;]*$", out)
-    if m and m.group(2).lower() not in _SQL_VERBS:
-        out = m.group(1)
-    return out.strip()
+    """The statement without trailing prose: the paragraphs and the text after a final ";" that do not
+    read as SQL are dropped."""
+    paragraphs = re.split(r"\n\s*\n", sql.strip().strip("`").strip())
+    end = next((i for i, p in enumerate(paragraphs) if i and not _SQL_START.match(p)), len(paragraphs))
+    out = "\n\n".join(paragraphs[:end]).strip()
+    m = re.match(r"(?s)(.*?;)(\s*[A-Za-z가-힣][^;]*)$", out)  # "SELECT ...; This query sums ..."
+    return (m.group(1) if m and not _SQL_START.match(m.group(2)) else out).strip()
 
 
 def is_numeric_question(question: str, entities: Entities) -> bool:
