@@ -86,7 +86,7 @@ def test_demo_report_pdf_carries_the_cli_numbers_and_they_equal_the_engines(demo
     # inventory: the same numbers as `python -m engine inventory --json` over the span of the windows
     inv = {p["policy"]: p for p in numbers["inventory"]["policies"]}
     cli = _run(capsys, ["inventory", "--data", str(demo_dir), "--store", "44", "--products", "3,42", "--test-start", "2017-02-01",
-                        "--test-end", "2017-03-31", "--safety-stock", "service-level:0.99", "--form", "best", "--model", CHEAP,
+                        "--test-end", "2017-03-31", "--safety-stock", "service-level:0.99", "--form", "sheet", "--model", CHEAP,
                         "--models-dir", str(models_dir), "--json"])
     hind = evaluate_policy(demo, 44, [3, 42], dt.date(2017, 2, 1), dt.date(2017, 3, 31), "min-zero-loss", model=CHEAP, models_dir=models_dir)
     for got, want, h, b, gh in zip(inv["honest"]["products"], cli["results"], hind.products, inv["bound"]["products"], inv["hindsight"]["products"]):

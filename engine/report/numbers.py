@@ -197,13 +197,13 @@ def _bound_rows(result) -> dict:
 
 def inventory_section(ds: Dataset, store: int, products: list[int], start: dt.date, end: dt.date, safety_stock: str, models_dir=None,
                       model: str = "auto") -> dict:
-    honest = evaluate_policy(ds, store, products, start, end, safety_stock, form="best", model=model, models_dir=models_dir)
+    honest = evaluate_policy(ds, store, products, start, end, safety_stock, form="sheet", model=model, models_dir=models_dir)
     hindsight = evaluate_policy(ds, store, products, start, end, HINDSIGHT, form="best", model=model, models_dir=models_dir)
     first = honest.products[0]
     stock_days = first.days.filter(pl.col("date") > end - dt.timedelta(days=HISTORY_DAYS))
     return {"start": str(start), "end": str(end), "model": model,
             "commands": {"honest": f"python -m engine inventory --data {ds.folder} --store {store} --products {','.join(map(str, products))} --test-start {start} "
-                                   f"--test-end {end} --safety-stock {safety_stock} --form best --model {model} --json",
+                                   f"--test-end {end} --safety-stock {safety_stock} --form sheet --model {model} --json",
                          "hindsight": f"python -m engine inventory --data {ds.folder} --store {store} --products {','.join(map(str, products))} --test-start {start} "
                                       f"--test-end {end} --safety-stock {HINDSIGHT} --form best --model {model} --json"},
             "policies": [{"policy": "honest", "setting": safety_stock, **_policy_rows(honest)},

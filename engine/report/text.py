@@ -88,10 +88,11 @@ STRINGS = {
         "resid_cols": ["product", "test", "statistic", "p-value", "passed", "what it means"],
         "h3": "3. Inventory: honest policy, hindsight minimum, perfect-foresight bound",
         "inv_intro": ("Simulated {start} to {end} under the pilot's rules (order at 22:00, delivery LeadTime days later, order-up-to "
-                      "forecast of the lead window + safety stock − stock − in transit). Honest policy: safety stock for a {setting} "
-                      "calibrated only on forecast errors before {start}. Hindsight minimum: the smallest safety stock that loses nothing "
-                      "in the window — it uses the future. Bound: orders equal to the real demand (perfect foresight). Forecasts: model "
-                      "'auto' trained before the validation days that precede {start}. Inventory value = average stock × price × 50%."),
+                      "forecast of the lead window + safety stock − stock − in transit). Honest policy: the order sheet's own rule ({setting}): "
+                      "each evening the safety stock is the quantile of that evening's out-of-sample forecast errors, with models "
+                      "retrained before each month on the days before it. Hindsight minimum: the smallest constant safety stock that "
+                      "loses nothing in the window — it uses the future. Bound: orders equal to the real demand (perfect foresight). "
+                      "Inventory value = average stock × price × 50%."),
         "inv_cols": ["product", "policy", "avg stock", "avg inventory value", "turnover", "lost units", "lost value", "fill rate", "× bound"],
         "policy_honest": "honest ({setting})", "policy_hindsight": "hindsight minimum (uses the future)", "policy_bound": "perfect-foresight bound",
         "total": "total",
@@ -163,8 +164,9 @@ STRINGS = {
         "resid_cols": ["상품", "검정", "통계량", "p값", "통과", "의미"],
         "h3": "3. 재고: 정직한 정책, 사후 최소값, 완전 예지 한계",
         "inv_intro": ("{start} ~ {end}를 파일럿 규칙으로 모의 실험(22시 주문, 리드타임 후 입고, 목표 재고 = 리드타임 예측 + 안전재고 − 재고 − 운송 중). "
-                      "정직한 정책: {start} 이전의 예측 오차로만 맞춘 {setting} 안전재고. 사후 최소값: 기간 중 손실이 없는 가장 작은 안전재고 — 미래를 사용합니다. "
-                      "한계: 실제 수요만큼 주문(완전 예지). 예측: {start} 이전 검증일 앞에서 학습한 'auto' 모델. 재고 금액 = 평균 재고 × 가격 × 50%."),
+                      "정직한 정책: 발주표와 같은 규칙({setting}) — 매일 저녁 그날까지의 표본 외 예측 오차의 분위수로 안전재고를 정하고, 모델은 매월 그 이전 날로 다시 학습합니다. "
+                      "사후 최소값: 기간 중 손실이 없는 가장 작은 고정 안전재고 — 미래를 사용합니다. "
+                      "한계: 실제 수요만큼 주문(완전 예지). 재고 금액 = 평균 재고 × 가격 × 50%."),
         "inv_cols": ["상품", "정책", "평균 재고", "평균 재고 금액", "회전율", "손실 수량", "손실 금액", "충족률", "× 한계"],
         "policy_honest": "정직한 정책 ({setting})", "policy_hindsight": "사후 최소값 (미래 사용)", "policy_bound": "완전 예지 한계",
         "total": "합계",
