@@ -190,3 +190,22 @@ def test_a_store_too_new_for_the_pooled_model_gets_the_other_candidates(demo_dir
     assert set(trained) == {"weekday_mean4"} and chosen == "weekday_mean4"
     with pytest.raises(ValueError, match=r"^only 0 training rows for store 52; give at least 60 days"):
         train_models(("pooled_lgbm",), series, horizons, ds.end, tmp_path / "m")
+
+
+def test_the_booster_is_the_same_with_one_thread_or_two(demo, monkeypatch):
+    """The sheet fits with the machine's cores, the batch's workers with one: the trees must not depend on it."""
+    from engine.forecasting.models.pooled import training_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert training_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert 1 <= training_threads() <= 4
+    cut = dataclasses.replace(demo, sales=demo.sales.filter(pl.col("Date") <= dt.date(2016, 12, 31)))
+    forecasts = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+        ds = dataclasses.replace(cut)  # a new Dataset object: nothing shared through its memo
+        series = Series(ds, 44, 3)
+        model = PooledBoosting().fit(series, (1, 2))
+        forecasts.append(model.predict(series, [dt.date(2016, 12, 1) + dt.timedelta(days=i) for i in range(20)]))
+    np.testing.assert_array_equal(forecasts[0], forecasts[1])
