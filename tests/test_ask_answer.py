@@ -205,7 +205,10 @@ def _qwen_tokens(messages) -> int | None:
     except Exception:
         return None
     tok = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    return len(tok.tokenize(format_chatml(messages=messages).prompt.encode(), add_bos=False, special=True))
+    try:
+        return len(tok.tokenize(format_chatml(messages=messages).prompt.encode(), add_bos=False, special=True))
+    finally:
+        tok.close()  # now, not in __del__ at interpreter exit (where llama.cpp's free functions are already gone)
 
 
 def test_prompts_stay_within_their_token_budgets(data):
