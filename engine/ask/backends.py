@@ -11,6 +11,7 @@ Kept here: one ``chat`` over the LLM's ``stream_chat``, tokens per call, one sen
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -285,6 +286,15 @@ class TransformersBackend(Backend):
 
 
 _BACKENDS: dict[tuple, Backend] = {}
+
+
+@atexit.register
+def _close_local_models() -> None:
+    """Free the llama.cpp models of this process before it tears its modules down (left to ``Llama.__del__``
+    then, llama.cpp's own free functions are already gone and each model prints a traceback)."""
+    for backend in list(_BACKENDS.values()):
+        if isinstance(backend, LocalBackend) and backend._llm is not None:
+            backend.llama().close()
 
 
 def make_backend(kind: str = "local", **settings) -> Backend | None:
