@@ -30,7 +30,7 @@ from engine.inventory.forecasts import LeadWindow, _from_frame, lead_window, sto
 from engine.inventory.kpis import product_kpis, ratio, total_kpis
 from engine.inventory.policy import evaluated, run_policy
 from engine.inventory.quantile_policy import DEMAND_DAYS, order_up_to_safety, parse_policy
-from engine.inventory.safety import SafetyPlan, check_form, make_plan, parse_safety_stock
+from engine.inventory.safety import HINDSIGHT_SPECS, SafetyPlan, check_form, make_plan, parse_safety_stock
 
 DAY_COLUMNS = ("date", "demand", "opening", "arrivals", "sold", "lost", "closing", "in_transit", "lead_forecast", "safety_stock", "order")
 KPI_KEYS = ("avg_stock_qty", "avg_inventory_value", "turnover", "lost_qty", "lost_value", "fill_rate", "stockout_days", "days_of_cover")
@@ -137,7 +137,7 @@ def evaluate_policy(ds, store: int, products, start: dt.date, end: dt.date, safe
     if int(pack_size) < 1:
         raise ValueError(f"the pack size must be a whole number of at least 1, not {pack_size}.")
     if form == "sheet":
-        if str(safety_stock).strip().lower() in ("min-zero-loss", "hindsight"):
+        if str(safety_stock).strip().lower() in HINDSIGHT_SPECS:
             form = "constant"  # the hindsight minimum is one constant searched on the window's demand
         else:
             return evaluate_quantile_policy(ds, store, products, start, end, safety_stock, model, models_dir, int(pack_size))

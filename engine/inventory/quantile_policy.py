@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.forecasting.quantiles import LeadWindowQuantiles, conformal_quantile
 from engine.inventory.kpis import STOCK_VALUE_SHARE
-from engine.inventory.safety import parse_share, parse_units
+from engine.inventory.safety import HINDSIGHT_SPECS, parse_share, parse_units
 
 LEVEL_GRID = tuple(np.round(np.arange(0.50, 0.9951, 0.005), 3))
 FENCE = 2.0  # calibration errors beyond Q3 + 2 IQR (or below Q1 - 2 IQR) are clipped to it (between Tukey's 1.5 and 3)
@@ -59,7 +59,7 @@ def parse_policy(spec) -> tuple[str, float | None]:
         if not 0 < rate < 10:
             raise ValueError(f"the yearly carrying rate in {spec!r} must be a share like 0.25; give e.g. cost:0.25.")
         return "cost", rate
-    if text in ("min-zero-loss", "hindsight"):
+    if text in HINDSIGHT_SPECS:
         raise ValueError("the hindsight minimum needs the future's demand; pick service-level[:0.99], quantile:Q, cost or a number of units.")
     return parse_units(spec, "service-level[:0.99], quantile:Q, cost[:RATE]")
 

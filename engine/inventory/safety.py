@@ -93,6 +93,9 @@ class SafetyPlan:
                 "estimator": self.estimator, "note": self.note, "label": self.label, "compared": self.compared}
 
 
+HINDSIGHT_SPECS = ("min-zero-loss", "hindsight")  # the spellings of the hindsight minimum
+
+
 def parse_share(spec, word: str, default: float = 0.99) -> float:
     """The share after ``word`` in a spec ('service-level:0.995', 'quantile:95' = 0.95; nothing: ``default``),
     or one sentence saying what to give."""
@@ -124,7 +127,7 @@ def parse_units(spec, choices: str) -> tuple[str, float]:
 def parse_safety_stock(spec) -> tuple[str, float | None]:
     """'min-zero-loss' -> ('hindsight', None); 'service-level[:0.99]' -> ('service-level', 0.99); '250' -> ('fixed', 250.0)."""
     text = str(spec).strip().lower()
-    if text in ("min-zero-loss", "hindsight"):
+    if text in HINDSIGHT_SPECS:
         return "hindsight", None
     if text.startswith("service-level"):
         return "service-level", parse_share(spec, "service-level")
