@@ -74,7 +74,6 @@ def test_missing_package_is_one_sentence(monkeypatch):
     monkeypatch.setitem(models.MODELS, "gone", spec)
     with pytest.raises(ValueError, match=r"Gone model is not installed .*no-such-model-part1==1.0.*'none' backend"):
         models.model_path("gone")
-    assert models.available("gone") is False
 
 
 def test_shipped_models_have_their_pinned_checksums():
@@ -147,7 +146,7 @@ def test_openai_compatible_backend_against_a_real_llama_server(llama_server, mon
     assert "Paris" in text
     pieces = list(backend.chat(QUESTION, max_tokens=24, stream=True))
     assert len(pieces) > 3 and "Paris" in "".join(pieces)
-    assert SECRET not in repr(backend) and SECRET not in backend.label
+    assert SECRET not in repr(backend) and SECRET not in str(backend)
 
 
 @pytest.mark.slow
@@ -262,6 +261,6 @@ def test_transformers_backend_runs_the_shipped_smollm2_gguf_on_the_cpu(monkeypat
     text = backend.chat(QUESTION, max_tokens=16)
     assert "Paris" in text and "<|im_end|>" not in text
     assert backend.last_usage["prompt_tokens"] > 20 and 1 <= backend.last_usage["completion_tokens"] <= 16
-    assert backend.label.endswith("(CPU)") and not backend.quantized
+    assert not backend.quantized  # no CUDA here: the CPU, not 4-bit NF4
     with pytest.raises(BackendError, match="does not exist"):
         make_backend("transformers", path="/nowhere/model.gguf")

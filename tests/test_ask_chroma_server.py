@@ -59,7 +59,6 @@ def test_index_and_retrieve_through_a_chroma_server(demo, demo_dir, chroma_serve
     # the server has the data, not this process: a new client in a fresh index object sees it
     import engine.ask.index as ix
 
-    ix._clients.clear()
     ix._indexes.clear()
     assert AskIndex.open(demo_dir).status()["documents"] == len(docs)
 

@@ -61,12 +61,12 @@ def test_incremental_update_embeds_only_what_changed(demo_dir, tmp_path, counted
     third = index.update(changed)
     assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (0, 1, 0, 6)
     assert counted_embeddings == ["Note 2: store 42"]  # data documents embed their title only
-    texts = {cid: text for cid, text, _ in index.chunks()}
+    texts = {n.node_id: n.get_content() for n in index.nodes()}
     assert texts["note:2#0"] == "Store 42 now sells 999 units of product 3 per day."
 
     fourth = index.update(changed[:1] + changed[2:])
     assert (fourth["added"], fourth["updated"], fourth["removed"], fourth["unchanged"]) == (0, 0, 1, 6)
-    assert "note:1#0" not in {cid for cid, _, _ in index.chunks()}
+    assert "note:1#0" not in {n.node_id for n in index.nodes()}
     assert index.status()["documents"] == 6 and index.status()["chunks"] == 6
 
     # a fresh process (cleared caches) sees the same persistent index
@@ -78,21 +78,24 @@ def test_incremental_update_embeds_only_what_changed(demo_dir, tmp_path, counted
     assert again.update(changed[:1] + changed[2:])["unchanged"] == 6
 
 
-def test_stored_metadata_and_dense_query(demo_dir, tmp_path):
-    from engine.ask.embeddings import embed_query
+def test_stored_metadata_and_dense_search(demo_dir, tmp_path):
+    """Flat metadata in Chroma (-1 for no store), and LlamaIndex's vector retriever over it with the filters."""
+    from llama_index.core import VectorStoreIndex
+
+    from engine.ask.embeddings import E5Embedding
+    from engine.ask.entities import Entities
     from engine.ask.index import AskIndex
+    from engine.ask.retrieval import metadata_filters
 
     index = AskIndex.open(demo_dir, path=tmp_path / "index2")
     index.update(make_docs())
-    meta = {cid: m for cid, _, m in index.chunks()}
+    meta = {n.node_id: n.metadata for n in index.nodes()}
     assert meta["note:0#0"]["store"] == 40 and meta["note:0#0"]["product"] == -1 and meta["note:0#0"]["doc_id"] == "note:0"
-    hits = index.query(embed_query("충족률이 뭐야?"), 3)
-    assert hits[0][0] == "dictionary:kpi:fill-rate#0" and 0 < hits[0][1] <= 1.0001
-    from engine.ask.entities import Entities
-    from engine.ask.retrieval import metadata_filters
-
-    only_41 = index.query(embed_query("store sales"), 10, filters=metadata_filters(Entities(stores=[41])))
-    assert {cid for cid, _ in only_41} == {"note:1#0", "dictionary:kpi:fill-rate#0"}
+    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+    hits = dense.as_retriever(similarity_top_k=3).retrieve("충족률이 뭐야?")
+    assert hits[0].node.node_id == "dictionary:kpi:fill-rate#0" and 0 < hits[0].score <= 1.0001
+    only_41 = dense.as_retriever(similarity_top_k=10, filters=metadata_filters(Entities(stores=[41]))).retrieve("store sales")
+    assert {h.node.node_id for h in only_41} == {"note:1#0", "dictionary:kpi:fill-rate#0"}
 
 
 def test_duplicate_ids_are_refused_with_a_sentence(demo_dir, tmp_path):

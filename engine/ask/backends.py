@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from engine.ask.models import DEFAULT_LOCAL_MODEL, model_path, spec
 
-BACKENDS = ("local", "openai", "transformers", "none")
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
 # sized to the prompts: text-to-SQL <= 600 tokens (+ a retry with the refused reply and the error, and
@@ -50,7 +49,6 @@ class Backend:
 
     name = "none"
     model = ""
-    label = ""
 
     def __init__(self):
         self.last_usage: dict | None = None
@@ -114,7 +112,6 @@ class LocalBackend(Backend):
                  path: str | None = None):
         super().__init__()
         self.model, self.path, self.n_ctx, self.threads = model, path, n_ctx, n_threads
-        self.label = f"local {spec(model).title if path is None else os.path.basename(path)} (llama.cpp)"
 
     def _load(self):
         path = str(self.path or model_path(self.model))  # always a path: without one LlamaCPP downloads
@@ -193,10 +190,6 @@ class OpenAIBackend(Backend):
             self._model = ids[0]
         return self._model
 
-    @property
-    def label(self) -> str:
-        return f"OpenAI-compatible {self._model or '(first model)'} at {urlsplit(self.base_url).netloc}"
-
     def _load(self):
         from llama_index.llms.openai_like import OpenAILike
 
@@ -242,10 +235,6 @@ class TransformersBackend(Backend):
             raise BackendError(f"KMART_HF_MODEL={self.path} does not exist: point it at a local model folder or GGUF "
                                f"file (nothing is downloaded).")
         self.model, self.threads, self.quantized = self.path.name, n_threads, False
-
-    @property
-    def label(self) -> str:
-        return f"transformers {self.model} ({'4-bit NF4, CUDA' if self.quantized else 'CPU'})"
 
     def _load(self):
         """HuggingFaceLLM loads the model and tokenizer itself (``model_kwargs`` / ``tokenizer_kwargs``), prompts

@@ -38,7 +38,6 @@ SYNOPSIS_CHARS = 700
 BATCH = 64  # chunks per embedding and Chroma call (whole documents only)
 
 _lock = threading.RLock()
-_clients: dict[tuple, object] = {}
 _indexes: dict[tuple, "AskIndex"] = {}
 
 
@@ -48,29 +47,6 @@ def server_address() -> tuple[str, int] | None:
     if host and not port.isdigit():
         raise ValueError(f"CHROMA_PORT={port!r} is not a port number; set it to the Chroma server's port, e.g. 8000.")
     return (host, int(port)) if host else None
-
-
-def _client(key: tuple):
-    """The process's Chroma client for ("http", host, port) or ("path", folder)."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    with _lock:
-        if key not in _clients:
-            import chromadb
-            from chromadb.config import Settings
-
-            settings = Settings(anonymized_telemetry=False, allow_reset=False)
-            if key[0] == "path":
-                Path(key[1]).mkdir(parents=True, exist_ok=True)
-                _clients[key] = chromadb.PersistentClient(path=key[1], settings=settings)
-                return _clients[key]
-            try:
-                client = chromadb.HttpClient(host=key[1], port=key[2], settings=settings)
-                client.heartbeat()
-            except Exception as exc:  # noqa: BLE001  (connection errors come in several types)
-                raise ValueError(f"the Chroma server at {key[1]}:{key[2]} does not answer ({type(exc).__name__}); "
-                                 "start it (chroma run) or unset CHROMA_HOST to use the local index.") from exc
-            _clients[key] = client
-        return _clients[key]
 
 
 def _date_int(value, default: int) -> int:
@@ -116,7 +92,7 @@ class AskIndex:
 
     def __init__(self, client_key: tuple, collection_name: str, data_folder: Path | None = None):
         self.client_key, self.collection_name, self.data_folder = client_key, collection_name, data_folder
-        self._version, self._nodes, self._collection = 0, None, None
+        self._version, self._nodes, self._store = 0, None, None
 
     @classmethod
     def open(cls, data_folder=None, path: str | Path | None = None, collection: str | None = None) -> "AskIndex":
@@ -139,19 +115,28 @@ class AskIndex:
         return f"chroma server {where[0]}:{where[1]}" if kind == "http" else where[0]
 
     @property
-    def collection(self):
-        if self._collection is None:
-            self._collection = _client(self.client_key).get_or_create_collection(
-                self.collection_name, embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embedding": MODEL_NAME})
-        return self._collection
+    def vector_store(self):
+        """LlamaIndex's ``ChromaVectorStore`` over the collection (made by ``from_params``: a persistent
+        client for a folder, an HTTP client for a server)."""
+        if self._store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+            kind, *where = self.client_key
+            place = {"persist_dir": where[0]} if kind == "path" else {"host": where[0], "port": where[1]}
+            try:
+                self._store = ChromaVectorStore.from_params(self.collection_name, **place, collection_kwargs={
+                    "embedding_function": None, "metadata": {"hnsw:space": "cosine", "embedding": MODEL_NAME}})
+            except Exception as exc:  # noqa: BLE001  (connection errors come in several types)
+                if kind == "path":
+                    raise
+                raise ValueError(f"the Chroma server at {where[0]}:{where[1]} does not answer ({type(exc).__name__}); "
+                                 "start it (chroma run) or unset CHROMA_HOST to use the local index.") from exc
+        return self._store
 
     @property
-    def vector_store(self):
-        """LlamaIndex's ``ChromaVectorStore`` over the collection."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self.collection)
+    def collection(self):
+        return self.vector_store.client
 
     def nodes(self) -> list:
         """Every node (text + metadata, no vectors), sorted by id; cached until the index changes."""
@@ -161,24 +146,11 @@ class AskIndex:
             self._nodes = (stamp, sorted(nodes, key=lambda n: n.node_id))
         return self._nodes[1]
 
-    def chunks(self) -> list[tuple[str, str, dict]]:
-        """Every chunk as (chunk id, text, metadata)."""
-        return [(n.node_id, n.get_content(), dict(n.metadata)) for n in self.nodes()]
-
     def status(self) -> dict:
         meta = dict(self.collection.metadata or {})
         return {"documents": int(meta.get("documents", 0)), "chunks": self.collection.count(),
                 **{k: meta.get(k) for k in ("data_fingerprint", "state_stamp", "updated_at", "embedding")},
                 "location": self.location, "collection": self.collection_name}
-
-    def query(self, embedding, n_results: int, filters=None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the nearest nodes, best first (``filters``: MetadataFilters)."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        top_k = min(n_results, self.collection.count()) or 1
-        got = self.vector_store.query(VectorStoreQuery(query_embedding=[float(x) for x in embedding],
-                                                       similarity_top_k=top_k, filters=filters))
-        return list(zip(got.ids or [], got.similarities or []))
 
     def update(self, documents: list[Document], progress=None, data_fingerprint: str | None = None,
                stamp: str | None = None) -> dict:
@@ -228,7 +200,7 @@ class AskIndex:
         meta.update(documents=len(wanted), embedding=MODEL_NAME, updated_at=now)
         meta.update({k: v for k, v in (("data_fingerprint", data_fingerprint), ("state_stamp", stamp)) if v})
         col.modify(metadata=meta)
-        self._collection, self._version = None, self._version + 1  # re-read the metadata next time
+        self._store, self._version = None, self._version + 1  # re-read the metadata next time
         return {"added": len(added), "updated": len(updated), "removed": len(removed), "unchanged": unchanged,
                 "chunks_embedded": total, "seconds": round(time.perf_counter() - t0, 2)}
 

@@ -132,10 +132,3 @@ def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     marker.write_text(_marker(target, s))
     return target
 
-
-def available(name: str) -> bool:
-    """True when the packages of a model are installed (does not join or hash anything)."""
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in spec(name).modules)
-    except (ValueError, ImportError):
-        return False
