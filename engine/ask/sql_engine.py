@@ -3,18 +3,18 @@
 Tables: ``sales, products, stores``, ``visits`` (customer visits; the file ``orders.csv`` is not purchase
 orders), ``oil_price`` (QUOTED days only: the Dataset's forward-filled days are not observations),
 ``order_lines`` (the ledger's latest confirmation per store and day) and ``forecasts`` (the latest
-batch) when they exist. They are copies in a private temporary database opened read-only; external
-access is off and the configuration locked before any user SQL, no extension is installed or loaded,
-memory and threads are capped, every query passes ``check_sql``, a timer stops it after ``timeout_s``
-and at most ``row_limit`` rows come back.
+batch) when they exist. They are copied into a private temporary database file, opened READ-ONLY (and
+unlinked), so even a write that slipped past the guard could not change them; the data files are never
+opened by DuckDB. The connection starts with external access off, no extension loading, memory and
+threads capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it
+after ``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (so ORDER BY ... becomes
+a top-N, and a million-row query streams only ``row_limit + 1`` rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import os
-import shutil
 import tempfile
 import threading
 import time
@@ -27,6 +27,11 @@ from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
 from engine.ordering.ledger import OrderLedger
+from engine.ordering.ledger import default_ledger_path as ledger_path  # the name templates import
+
+_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False,
+           "allow_community_extensions": False, "python_enable_replacements": False, "threads": 2,
+           "memory_limit": "1GB", "temp_directory": "", "lock_configuration": True}
 
 
 class SqlTimeout(ValueError):
@@ -50,11 +55,6 @@ class SqlResult:
         return self.rows[0][self.columns[0]] if len(self.rows) == 1 and len(self.columns) == 1 else None
 
 
-def ledger_path(data_folder: Path) -> Path:
-    """``<data>/../state/ledger.sqlite`` without creating any folder."""
-    return state_dir(Path(data_folder).resolve()) / "ledger.sqlite"
-
-
 def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
     """The frames behind the SQL tables. ``order_lines``: the lines of the latest confirmation (version)
     of each store and order date, so a sum is never double-counted (left out when there is no ledger or
@@ -70,7 +70,7 @@ def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
                 "reason", "confirmed_at").with_columns(pl.col("store_id", "product_id", "version").cast(pl.Int32))
         except ValueError:  # the ledger says in one sentence what is wrong with the file
             pass
-    forecasts = state_dir(Path(folder).resolve()) / "batch" / "forecasts.parquet"
+    forecasts = state_dir(folder) / "batch" / "forecasts.parquet"
     if forecasts.is_file():
         try:
             frames["forecasts"] = pl.read_parquet(forecasts)
@@ -100,79 +100,50 @@ class SqlEngine:
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None):
         import duckdb
 
-        self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
+        self.data_folder = Path(data_folder if data_folder is not None else ds.folder).resolve()
         self.row_limit, self.timeout_s = int(row_limit), float(timeout_s)
-        self.stamp = state_stamp(self.data_folder.resolve())  # the data and state this engine was made from
+        self.stamp = state_stamp(self.data_folder)  # the data and state this engine was made from
         self.ds = ds if ds is not None else load_dataset(self.data_folder)
         self._lock = threading.Lock()
-        config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,
-                  "memory_limit": "1GB", "python_enable_replacements": False}
-        frames = _tables(self.ds, self.data_folder)
-        # The tables are written once to a private temporary database file, which is then opened
-        # READ-ONLY (and unlinked): even a statement that slipped past the guard cannot change them.
-        tmpdir = tempfile.mkdtemp(prefix="kmart-ask-sql-")
-        path = os.path.join(tmpdir, "tables.duckdb")
-        try:
-            with duckdb.connect(path, config=dict(config)) as build:
-                for name, frame in frames.items():
-                    build.register("__incoming", frame.to_arrow())
-                    build.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
-                    build.unregister("__incoming")
-                build.execute("CHECKPOINT")
-            con = duckdb.connect(path, read_only=True, config=dict(config))
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-        # From here on DuckDB may not touch files, the network or its own settings.
-        con.execute("SET enable_external_access = false")
-        con.execute("SET allow_community_extensions = false")
-        con.execute("SET lock_configuration = true")
-        self._con = con
-        describe = 'SELECT column_name, column_type FROM (DESCRIBE "{}")'
-        self._types = {name: dict(con.execute(describe.format(name)).fetchall()) for name in frames}
+        self.types: dict[str, dict[str, str]] = {}  # table -> column -> DuckDB type
+        with tempfile.TemporaryDirectory(prefix="kmart-ask-sql-", ignore_cleanup_errors=True) as tmp:
+            with duckdb.connect(f"{tmp}/tables.duckdb") as build:
+                for name, frame in _tables(self.ds, self.data_folder).items():
+                    table = build.from_arrow(frame.to_arrow())
+                    table.create(name)
+                    self.types[name] = dict(zip(table.columns, map(str, table.types)))
+            self._con = duckdb.connect(f"{tmp}/tables.duckdb", read_only=True, config=_CONFIG)
+        self.allowed_tables = frozenset(self.types)
 
     @property
     def tables(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self._types.items()}
-
-    @property
-    def types(self) -> dict[str, dict[str, str]]:
-        """Table -> column -> DuckDB type, in the tables' order."""
-        return {k: dict(v) for k, v in self._types.items()}
-
-    @property
-    def allowed_tables(self) -> set[str]:
-        return set(self._types)
+        """Table -> column names, in the tables' order."""
+        return {name: list(columns) for name, columns in self.types.items()}
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
         import duckdb
 
-        safe = check_sql(sql, self.allowed_tables, limit=self.row_limit + 1)
+        check_sql(sql, self.allowed_tables)
         with self._lock:
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
             started = time.perf_counter()
             timer.start()
             try:
-                cur = self._con.execute(safe)
-                columns = [d[0] for d in cur.description]
-                raw = cur.fetchmany(self.row_limit + 1)
+                relation = self._con.sql(sql).limit(self.row_limit + 1)
+                columns, raw = relation.columns, relation.fetchall()
+            except duckdb.InterruptException:
+                raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; "
+                                 f"ask about a shorter period or fewer stores.") from None
             except duckdb.Error as exc:
-                interrupted = isinstance(exc, duckdb.InterruptException) or (
-                    time.perf_counter() - started >= self.timeout_s and "interrupt" in str(exc).lower())
-                if interrupted:
-                    raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; "
-                                     f"ask about a shorter period or fewer stores.") from None
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise SqlError(f"The query could not run ({first}); check the table and column names in the "
                                f"schema.") from None
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - started
-        rows = [dict(zip(columns, (_plain(v) for v in r))) for r in raw[: self.row_limit]]
-        return SqlResult(sql=safe, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
-
-    def close(self) -> None:
-        self._con.close()
+        rows = [dict(zip(columns, map(_plain, r))) for r in raw[: self.row_limit]]
+        return SqlResult(sql=sql, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
 
 
 def _plain(value):
