@@ -82,6 +82,7 @@ def _hostile(folder: Path) -> list[str]:
         "USE memory",
         "SELECT * FROM secret_table",
         "SELECT * FROM ledger.order_lines",
+        "SELECT * FROM (WITH duckdb_settings AS (SELECT 1) SELECT 1) AS a, pg_settings, duckdb_settings",
         "PIVOT sales ON Store_ID USING sum(Qty)",
         "SELECT " + " + ".join(["Qty"] * 1500) + " FROM sales",
         "",
@@ -211,3 +212,7 @@ def test_cte_names_are_tables_only_inside_their_query():
         check_sql("SELECT * FROM w", TABLES)
     with pytest.raises(UnsafeSQL):  # an allow-listed name does not make a forbidden source safe
         check_sql("WITH sales AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM sales", TABLES)
+    for sql in ("WITH duckdb_views AS (SELECT * FROM duckdb_views) SELECT * FROM duckdb_views",
+                "SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) AS a, pg_settings"):
+        with pytest.raises(UnsafeSQL, match="is not available"):  # a CTE named like a system view
+            check_sql(sql, TABLES)

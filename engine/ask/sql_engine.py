@@ -1,18 +1,17 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-Tables: ``sales, products, stores``, ``visits`` (customer visits; the file ``orders.csv`` is not purchase
-orders), ``oil_price`` (QUOTED days only: the Dataset's forward-filled days are not observations),
-``order_lines`` (the ledger's latest confirmation per store and day) and ``forecasts`` (the latest
-batch) when they exist. They are copied into a private temporary database file, opened READ-ONLY (and
-unlinked), so even a write that slipped past the guard could not change them; the data files are never
-opened by DuckDB. The connection starts with external access off, no extension loading, memory and
-threads capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it
-after ``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (so ORDER BY ... becomes
-a top-N, and a million-row query streams only ``row_limit + 1`` rows).
+Tables: sales, products, stores, visits (customer visits: the file orders.csv, not purchase orders),
+oil_price (quoted days only, not the Dataset's forward-filled ones) and, when they exist, order_lines
+(the ledger's latest confirmation per store and day) and forecasts (the latest batch). They are copied
+into a private temporary database file opened READ-ONLY, so even a write past the guard changes nothing.
+The connection starts with external access, extensions and spilling to disk off, memory and threads
+capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it after
+``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import tempfile
@@ -26,8 +25,7 @@ import polars as pl
 from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
-from engine.ordering.ledger import OrderLedger
-from engine.ordering.ledger import default_ledger_path as ledger_path  # the name templates import
+from engine.ordering.ledger import OrderLedger, default_ledger_path as ledger_path  # templates import ledger_path
 
 _CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False,
            "allow_community_extensions": False, "python_enable_replacements": False, "threads": 2,
@@ -61,25 +59,21 @@ def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
     it cannot be read). ``forecasts``: only the batch's output file, not its per-series partial results."""
     oil = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
     frames = {"sales": ds.sales, "products": ds.products, "stores": ds.stores, "visits": ds.visits, "oil_price": oil}
-    if ledger_path(folder).is_file():
-        try:
+    with contextlib.suppress(ValueError):  # the ledger says in one sentence what is wrong with the file
+        if ledger_path(folder).is_file():
             lines = OrderLedger(ledger_path(folder), read_only=True).history()
             lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
             frames["order_lines"] = lines.select(
                 "confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty",
                 "reason", "confirmed_at").with_columns(pl.col("store_id", "product_id", "version").cast(pl.Int32))
-        except ValueError:  # the ledger says in one sentence what is wrong with the file
-            pass
     forecasts = state_dir(folder) / "batch" / "forecasts.parquet"
-    if forecasts.is_file():
-        try:
+    with contextlib.suppress(pl.exceptions.PolarsError, OSError):
+        if forecasts.is_file():
             frames["forecasts"] = pl.read_parquet(forecasts)
-        except (pl.exceptions.PolarsError, OSError):
-            pass
     return frames
 
 
-_CACHE: dict[tuple, SqlEngine] = {}
+_CACHE: dict[Path, SqlEngine] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -89,13 +83,13 @@ class SqlEngine:
     @classmethod
     def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> SqlEngine:
         """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
-        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, state_stamp(Path(data_folder).resolve()))
-        with _CACHE_LOCK:
-            if key not in _CACHE:
-                for old in [k for k in _CACHE if k[0] == key[0]]:
-                    _CACHE.pop(old)  # not closed: a caller may still hold it; freed when unused
-                _CACHE[key] = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
-            return _CACHE[key]
+        folder = Path(data_folder).resolve()
+        wanted = (state_stamp(folder), int(row_limit), float(timeout_s))
+        with _CACHE_LOCK:  # a replaced engine is not closed: a caller may still hold it; freed when unused
+            engine = _CACHE.get(folder)
+            if engine is None or (engine.stamp, engine.row_limit, engine.timeout_s) != wanted:
+                engine = _CACHE[folder] = cls(folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
+            return engine
 
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None):
         import duckdb
@@ -113,12 +107,8 @@ class SqlEngine:
                     table.create(name)
                     self.types[name] = dict(zip(table.columns, map(str, table.types)))
             self._con = duckdb.connect(f"{tmp}/tables.duckdb", read_only=True, config=_CONFIG)
+        self.tables = {name: list(columns) for name, columns in self.types.items()}  # table -> column names
         self.allowed_tables = frozenset(self.types)
-
-    @property
-    def tables(self) -> dict[str, list[str]]:
-        """Table -> column names, in the tables' order."""
-        return {name: list(columns) for name, columns in self.types.items()}
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
@@ -137,8 +127,7 @@ class SqlEngine:
                                  f"ask about a shorter period or fewer stores.") from None
             except duckdb.Error as exc:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                raise SqlError(f"The query could not run ({first}); check the table and column names in the "
-                               f"schema.") from None
+                raise SqlError(f"The query could not run ({first}); check the table and column names.") from None
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - started
@@ -153,8 +142,6 @@ def _plain(value):
         value = value.date()  # date_trunc(...) of a DATE gives midnight timestamps
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and value != value:
-        return None
+    if isinstance(value, (float, decimal.Decimal)):
+        return None if value != value else float(value)
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
