@@ -88,6 +88,15 @@ def test_time_limit_interrupts_a_slow_query_with_a_sentence(demo_dir, demo):
     assert slow.run("SELECT 41 + 1 AS x").scalar() == 42  # the connection still works
 
 
+def test_memory_limit_stops_a_query_that_must_hold_its_rows_with_a_sentence(engine):
+    """LIMIT ... PERCENT cannot stream: DuckDB holds the rows, up to the 1 GB cap (no spilling to disk)."""
+    with pytest.raises(SqlTimeout) as info:
+        engine.run("SELECT a.Qty, b.Date FROM sales a CROSS JOIN sales b LIMIT 50 PERCENT")
+    message = str(info.value)
+    assert "1 GB memory" in message and message.endswith(".") and "\n" not in message
+    assert engine.run("SELECT 41 + 1 AS x").scalar() == 42  # the connection still works
+
+
 def test_runtime_errors_and_refusals_are_sentences(engine):
     with pytest.raises(SqlError) as info:
         engine.run("SELECT no_such_column FROM sales")

@@ -33,7 +33,7 @@ _CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, 
 
 
 class SqlTimeout(ValueError):
-    """The query ran longer than the time limit and was stopped (one sentence)."""
+    """The query went past the time or memory limit and was stopped (one sentence)."""
 
 
 class SqlError(ValueError):
@@ -122,8 +122,9 @@ class SqlEngine:
             try:
                 relation = self._con.sql(sql).limit(self.row_limit + 1)
                 columns, raw = relation.columns, relation.fetchall()
-            except duckdb.InterruptException:
-                raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; "
+            except (duckdb.InterruptException, duckdb.OutOfMemoryException) as exc:
+                limit = f"{self.timeout_s:g} s time" if isinstance(exc, duckdb.InterruptException) else "1 GB memory"
+                raise SqlTimeout(f"The query went past the {limit} limit and was stopped; "
                                  f"ask about a shorter period or fewer stores.") from None
             except duckdb.Error as exc:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

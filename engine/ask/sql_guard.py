@@ -40,8 +40,7 @@ class UnsafeSQL(ValueError):
 
 
 def _nodes(sql: str) -> list[dict]:
-    """Every object of DuckDB's syntax tree of ``sql``, parents before children (a private parse-only
-    connection per thread; no recursion, so deep trees cannot overflow Python's stack)."""
+    """Every object in DuckDB's syntax tree of ``sql``, parents first (no recursion: deep trees cannot overflow)."""
     import duckdb
 
     if getattr(_local, "con", None) is None:
