@@ -82,6 +82,7 @@ def _hostile(folder: Path) -> list[str]:
         "USE memory",
         "SELECT * FROM secret_table",
         "SELECT * FROM ledger.order_lines",
+        "SELECT * FROM (WITH duckdb_settings AS (SELECT 1) SELECT 1) AS a, pg_settings, duckdb_settings",
         "PIVOT sales ON Store_ID USING sum(Qty)",
         "SELECT " + " + ".join(["Qty"] * 1500) + " FROM sales",
         "",
@@ -177,6 +178,7 @@ def test_raw_connection_cannot_read_write_or_unlock(hostile_setup):
         ("ATTACH 'x.db'", "ATTACH"),
         ("SELECT " + "1+" * 3000 + "1", "characters"),
         ("SELECT " + "-(" * 1300 + "1" + ")" * 1300, "depth"),
+        ("SELECT " + "[" * 900 + "1" + "]" * 900, "nested too deeply"),
     ],
 )
 def test_refusals_name_the_reason(sql, message_part):
@@ -200,18 +202,8 @@ def test_refusals_name_the_reason(sql, message_part):
         "SELECT product_id, sum(final_qty) FROM order_lines GROUP BY 1",
     ],
 )
-def test_ordinary_selects_pass_with_a_limit(sql):
-    out = check_sql(sql, TABLES, limit=50)
-    assert out.rstrip().upper().endswith("LIMIT 50") or "LIMIT 50" in out.upper()
-    assert "--" not in out
-
-
-def test_limit_is_added_kept_or_clamped():
-    assert check_sql("SELECT * FROM sales", TABLES, limit=10).endswith("LIMIT 10")
-    assert check_sql("SELECT * FROM sales LIMIT 3", TABLES, limit=10).endswith("LIMIT 3")
-    assert check_sql("SELECT * FROM sales LIMIT 100000", TABLES, limit=10).endswith("LIMIT 10")
-    assert check_sql("SELECT * FROM sales LIMIT 50 PERCENT", TABLES, limit=10).endswith("LIMIT 10")
-    assert "LIMIT 10" in check_sql("SELECT * FROM sales LIMIT (SELECT 1000000)", TABLES, limit=10)
+def test_ordinary_selects_pass_as_written(sql):
+    assert check_sql(sql, TABLES) == sql  # comments and all: the engine caps rows and time
 
 
 def test_cte_names_are_tables_only_inside_their_query():
@@ -220,3 +212,7 @@ def test_cte_names_are_tables_only_inside_their_query():
         check_sql("SELECT * FROM w", TABLES)
     with pytest.raises(UnsafeSQL):  # an allow-listed name does not make a forbidden source safe
         check_sql("WITH sales AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM sales", TABLES)
+    for sql in ("WITH duckdb_views AS (SELECT * FROM duckdb_views) SELECT * FROM duckdb_views",
+                "SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) AS a, pg_settings"):
+        with pytest.raises(UnsafeSQL, match="is not available"):  # a CTE named like a system view
+            check_sql(sql, TABLES)

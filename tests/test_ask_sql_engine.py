@@ -68,6 +68,17 @@ def test_row_limit_truncates(demo_dir, demo):
     assert len(res.rows) == 3 and not res.truncated
 
 
+@pytest.mark.parametrize("tail", ["", " LIMIT 1000000", " LIMIT 50 PERCENT", " LIMIT (SELECT 1000000) -- all of them"])
+def test_a_million_rows_come_back_as_row_limit_rows(demo_dir, demo, tail):
+    """The cap is in the plan (streamed), whatever LIMIT the query asks for; the SQL is kept as written."""
+    small = SqlEngine(demo_dir, ds=demo, row_limit=7)
+    assert demo.sales.height > 1_000_000
+    sql = f"SELECT Date, Store_ID, Qty FROM sales{tail}"
+    res = small.run(sql)
+    assert len(res.rows) == 7 and res.truncated and res.sql == sql
+    assert {r["Qty"] for r in res.rows} <= set(demo.sales["Qty"].to_list())
+
+
 def test_time_limit_interrupts_a_slow_query_with_a_sentence(demo_dir, demo):
     slow = SqlEngine(demo_dir, ds=demo, timeout_s=0.5)
     with pytest.raises(SqlTimeout) as info:
@@ -75,6 +86,15 @@ def test_time_limit_interrupts_a_slow_query_with_a_sentence(demo_dir, demo):
     message = str(info.value)
     assert "0.5 s" in message and message.endswith(".") and "\n" not in message
     assert slow.run("SELECT 41 + 1 AS x").scalar() == 42  # the connection still works
+
+
+def test_memory_limit_stops_a_query_that_must_hold_its_rows_with_a_sentence(engine):
+    """LIMIT ... PERCENT cannot stream: DuckDB holds the rows, up to the 1 GB cap (no spilling to disk)."""
+    with pytest.raises(SqlTimeout) as info:
+        engine.run("SELECT a.Qty, b.Date FROM sales a CROSS JOIN sales b LIMIT 50 PERCENT")
+    message = str(info.value)
+    assert "1 GB memory" in message and message.endswith(".") and "\n" not in message
+    assert engine.run("SELECT 41 + 1 AS x").scalar() == 42  # the connection still works
 
 
 def test_runtime_errors_and_refusals_are_sentences(engine):

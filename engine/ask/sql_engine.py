@@ -1,20 +1,19 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-Tables: ``sales, products, stores``, ``visits`` (customer visits; the file ``orders.csv`` is not purchase
-orders), ``oil_price`` (QUOTED days only: the Dataset's forward-filled days are not observations),
-``order_lines`` (the ledger's latest confirmation per store and day) and ``forecasts`` (the latest
-batch) when they exist. They are copies in a private temporary database opened read-only; external
-access is off and the configuration locked before any user SQL, no extension is installed or loaded,
-memory and threads are capped, every query passes ``check_sql``, a timer stops it after ``timeout_s``
-and at most ``row_limit`` rows come back.
+Tables: sales, products, stores, visits (customer visits: the file orders.csv, not purchase orders),
+oil_price (quoted days only, not the Dataset's forward-filled ones) and, when they exist, order_lines
+(the ledger's latest confirmation per store and day) and forecasts (the latest batch). They are copied
+into a private temporary database file opened READ-ONLY, so even a write past the guard changes nothing.
+The connection starts with external access, extensions and spilling to disk off, memory and threads
+capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it after
+``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
-import os
-import shutil
 import tempfile
 import threading
 import time
@@ -26,11 +25,15 @@ import polars as pl
 from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
-from engine.ordering.ledger import OrderLedger
+from engine.ordering.ledger import OrderLedger, default_ledger_path as ledger_path  # templates import ledger_path
+
+_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False,
+           "allow_community_extensions": False, "python_enable_replacements": False, "threads": 2,
+           "memory_limit": "1GB", "temp_directory": "", "lock_configuration": True}
 
 
 class SqlTimeout(ValueError):
-    """The query ran longer than the time limit and was stopped (one sentence)."""
+    """The query went past the time or memory limit and was stopped (one sentence)."""
 
 
 class SqlError(ValueError):
@@ -50,36 +53,27 @@ class SqlResult:
         return self.rows[0][self.columns[0]] if len(self.rows) == 1 and len(self.columns) == 1 else None
 
 
-def ledger_path(data_folder: Path) -> Path:
-    """``<data>/../state/ledger.sqlite`` without creating any folder."""
-    return state_dir(Path(data_folder).resolve()) / "ledger.sqlite"
-
-
 def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
     """The frames behind the SQL tables. ``order_lines``: the lines of the latest confirmation (version)
     of each store and order date, so a sum is never double-counted (left out when there is no ledger or
     it cannot be read). ``forecasts``: only the batch's output file, not its per-series partial results."""
     oil = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
     frames = {"sales": ds.sales, "products": ds.products, "stores": ds.stores, "visits": ds.visits, "oil_price": oil}
-    if ledger_path(folder).is_file():
-        try:
+    with contextlib.suppress(ValueError):  # the ledger says in one sentence what is wrong with the file
+        if ledger_path(folder).is_file():
             lines = OrderLedger(ledger_path(folder), read_only=True).history()
             lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
             frames["order_lines"] = lines.select(
                 "confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty",
                 "reason", "confirmed_at").with_columns(pl.col("store_id", "product_id", "version").cast(pl.Int32))
-        except ValueError:  # the ledger says in one sentence what is wrong with the file
-            pass
-    forecasts = state_dir(Path(folder).resolve()) / "batch" / "forecasts.parquet"
-    if forecasts.is_file():
-        try:
+    forecasts = state_dir(folder) / "batch" / "forecasts.parquet"
+    with contextlib.suppress(pl.exceptions.PolarsError, OSError):
+        if forecasts.is_file():
             frames["forecasts"] = pl.read_parquet(forecasts)
-        except (pl.exceptions.PolarsError, OSError):
-            pass
     return frames
 
 
-_CACHE: dict[tuple, SqlEngine] = {}
+_CACHE: dict[Path, SqlEngine] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -89,90 +83,57 @@ class SqlEngine:
     @classmethod
     def open(cls, data_folder, ds=None, row_limit: int = 200, timeout_s: float = 5.0) -> SqlEngine:
         """A cached engine for ``data_folder``, rebuilt when a data file, the ledger or the forecasts change."""
-        key = (str(Path(data_folder).resolve()), row_limit, timeout_s, state_stamp(Path(data_folder).resolve()))
-        with _CACHE_LOCK:
-            if key not in _CACHE:
-                for old in [k for k in _CACHE if k[0] == key[0]]:
-                    _CACHE.pop(old)  # not closed: a caller may still hold it; freed when unused
-                _CACHE[key] = cls(data_folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
-            return _CACHE[key]
+        folder = Path(data_folder).resolve()
+        wanted = (state_stamp(folder), int(row_limit), float(timeout_s))
+        with _CACHE_LOCK:  # a replaced engine is not closed: a caller may still hold it; freed when unused
+            engine = _CACHE.get(folder)
+            if engine is None or (engine.stamp, engine.row_limit, engine.timeout_s) != wanted:
+                engine = _CACHE[folder] = cls(folder, row_limit=row_limit, timeout_s=timeout_s, ds=ds)
+            return engine
 
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None):
         import duckdb
 
-        self.data_folder = Path(data_folder if data_folder is not None else ds.folder)
+        self.data_folder = Path(data_folder if data_folder is not None else ds.folder).resolve()
         self.row_limit, self.timeout_s = int(row_limit), float(timeout_s)
-        self.stamp = state_stamp(self.data_folder.resolve())  # the data and state this engine was made from
+        self.stamp = state_stamp(self.data_folder)  # the data and state this engine was made from
         self.ds = ds if ds is not None else load_dataset(self.data_folder)
         self._lock = threading.Lock()
-        config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 2,
-                  "memory_limit": "1GB", "python_enable_replacements": False}
-        frames = _tables(self.ds, self.data_folder)
-        # The tables are written once to a private temporary database file, which is then opened
-        # READ-ONLY (and unlinked): even a statement that slipped past the guard cannot change them.
-        tmpdir = tempfile.mkdtemp(prefix="kmart-ask-sql-")
-        path = os.path.join(tmpdir, "tables.duckdb")
-        try:
-            with duckdb.connect(path, config=dict(config)) as build:
-                for name, frame in frames.items():
-                    build.register("__incoming", frame.to_arrow())
-                    build.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
-                    build.unregister("__incoming")
-                build.execute("CHECKPOINT")
-            con = duckdb.connect(path, read_only=True, config=dict(config))
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-        # From here on DuckDB may not touch files, the network or its own settings.
-        con.execute("SET enable_external_access = false")
-        con.execute("SET allow_community_extensions = false")
-        con.execute("SET lock_configuration = true")
-        self._con = con
-        describe = 'SELECT column_name, column_type FROM (DESCRIBE "{}")'
-        self._types = {name: dict(con.execute(describe.format(name)).fetchall()) for name in frames}
-
-    @property
-    def tables(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self._types.items()}
-
-    @property
-    def types(self) -> dict[str, dict[str, str]]:
-        """Table -> column -> DuckDB type, in the tables' order."""
-        return {k: dict(v) for k, v in self._types.items()}
-
-    @property
-    def allowed_tables(self) -> set[str]:
-        return set(self._types)
+        self.types: dict[str, dict[str, str]] = {}  # table -> column -> DuckDB type
+        with tempfile.TemporaryDirectory(prefix="kmart-ask-sql-", ignore_cleanup_errors=True) as tmp:
+            with duckdb.connect(f"{tmp}/tables.duckdb") as build:
+                for name, frame in _tables(self.ds, self.data_folder).items():
+                    table = build.from_arrow(frame.to_arrow())
+                    table.create(name)
+                    self.types[name] = dict(zip(table.columns, map(str, table.types)))
+            self._con = duckdb.connect(f"{tmp}/tables.duckdb", read_only=True, config=_CONFIG)
+        self.tables = {name: list(columns) for name, columns in self.types.items()}  # table -> column names
+        self.allowed_tables = frozenset(self.types)
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
         import duckdb
 
-        safe = check_sql(sql, self.allowed_tables, limit=self.row_limit + 1)
+        check_sql(sql, self.allowed_tables)
         with self._lock:
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
             started = time.perf_counter()
             timer.start()
             try:
-                cur = self._con.execute(safe)
-                columns = [d[0] for d in cur.description]
-                raw = cur.fetchmany(self.row_limit + 1)
+                relation = self._con.sql(sql).limit(self.row_limit + 1)
+                columns, raw = relation.columns, relation.fetchall()
+            except (duckdb.InterruptException, duckdb.OutOfMemoryException) as exc:
+                limit = f"{self.timeout_s:g} s time" if isinstance(exc, duckdb.InterruptException) else "1 GB memory"
+                raise SqlTimeout(f"The query went past the {limit} limit and was stopped; "
+                                 f"ask about a shorter period or fewer stores.") from None
             except duckdb.Error as exc:
-                interrupted = isinstance(exc, duckdb.InterruptException) or (
-                    time.perf_counter() - started >= self.timeout_s and "interrupt" in str(exc).lower())
-                if interrupted:
-                    raise SqlTimeout(f"The query ran longer than the {self.timeout_s:g} s limit and was stopped; "
-                                     f"ask about a shorter period or fewer stores.") from None
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                raise SqlError(f"The query could not run ({first}); check the table and column names in the "
-                               f"schema.") from None
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise SqlError(f"The query could not run ({first}); check the table and column names.") from None
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - started
-        rows = [dict(zip(columns, (_plain(v) for v in r))) for r in raw[: self.row_limit]]
-        return SqlResult(sql=safe, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
-
-    def close(self) -> None:
-        self._con.close()
+        rows = [dict(zip(columns, map(_plain, r))) for r in raw[: self.row_limit]]
+        return SqlResult(sql=sql, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
 
 
 def _plain(value):
@@ -182,8 +143,6 @@ def _plain(value):
         value = value.date()  # date_trunc(...) of a DATE gives midnight timestamps
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and value != value:
-        return None
+    if isinstance(value, (float, decimal.Decimal)):
+        return None if value != value else float(value)
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
