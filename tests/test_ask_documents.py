@@ -7,7 +7,7 @@ import re
 import polars as pl
 import pytest
 
-from engine.ask.documents import Document, build_documents, load_user_documents, split_document
+from engine.ask.documents import Document, build_documents, split_document
 from tests.ask_support import write_ledger
 
 
@@ -129,34 +129,27 @@ def make_pdf(text: str) -> bytes:
     return bytes(out)
 
 
-def test_user_documents_txt_md_pdf_and_clear_errors(tmp_path):
-    (tmp_path / "notes.txt").write_text("해운대점은 4월에 리모델링합니다.\nStore 44 runs a promotion.", encoding="utf-8")
-    (tmp_path / "plan.md").write_text("# Plan\n\n- order more snacks\n", encoding="utf-8")
-    (tmp_path / "promo.pdf").write_bytes(make_pdf("Promotion plan for store 44 in April"))
-    docs = load_user_documents([tmp_path / "notes.txt", tmp_path / "plan.md", tmp_path / "promo.pdf"])
-    by_id = {d.id: d for d in docs}
-    assert "해운대점은 4월에" in by_id["upload:notes.txt"].text
-    assert "order more snacks" in by_id["upload:plan.md"].text
-    assert "Promotion plan for store 44 in April" in by_id["upload:promo.pdf"].text
-    assert all(d.metadata["source"] == "upload" for d in docs)
-
-    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
-    (tmp_path / "sheet.docx").write_bytes(b"PK\x03\x04")
-    with pytest.raises(ValueError, match=r"^broken\.pdf could not be read as a PDF"):
-        load_user_documents([tmp_path / "broken.pdf"])
-    errors: list[str] = []
-    ok = load_user_documents([tmp_path / "sheet.docx", tmp_path / "broken.pdf", tmp_path / "plan.md"], errors=errors)
-    assert [d.id for d in ok] == ["upload:plan.md"]
-    assert errors[0] == "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."
-    assert errors[1].startswith("broken.pdf") and errors[1].count(".") >= 1 and "\n" not in errors[1]
-
-
-def test_uploads_folder_is_part_of_the_documents(demo, tmp_path):
+def test_user_documents_txt_md_pdf_and_clear_errors(demo, tmp_path):
     up = tmp_path / "state" / "uploads"
     up.mkdir(parents=True)
-    (up / "memo.md").write_text("Store 7 gets a new freezer in May.", encoding="utf-8")
-    docs = {d.id: d for d in build_documents(demo, tmp_path / "state")}
-    assert "new freezer" in docs["upload:memo.md"].text
+    (up / "notes.txt").write_text("해운대점은 4월에 리모델링합니다.\nStore 44 runs a promotion.", encoding="utf-8")
+    (up / "plan.md").write_text("# Plan\n\n- order more snacks  \n", encoding="utf-8")
+    (up / "promo.pdf").write_bytes(make_pdf("Promotion plan for store 44 in April"))
+    (up / "memo.txt").write_bytes("44번 매장 냉동고 교체".encode("cp949"))  # Korean Windows encoding
+    (up / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (up / "sheet.docx").write_bytes(b"PK\x03\x04")
+    (up / ".hidden.txt").write_text("not a document", encoding="utf-8")
+    errors: list[str] = []
+    docs = {d.id: d for d in build_documents(demo, tmp_path / "state", errors=errors) if d.metadata["source"] == "upload"}
+    assert sorted(docs) == ["upload:memo.txt", "upload:notes.txt", "upload:plan.md", "upload:promo.pdf"]
+    assert "해운대점은 4월에" in docs["upload:notes.txt"].text
+    assert docs["upload:plan.md"].text.endswith("- order more snacks")  # trailing blanks go
+    assert "Promotion plan for store 44 in April" in docs["upload:promo.pdf"].text
+    assert docs["upload:memo.txt"].text == "44번 매장 냉동고 교체"
+    assert docs["upload:plan.md"].metadata["file"] == "plan.md"
+    assert errors[0].startswith("broken.pdf could not be read as a PDF (") and "\n" not in errors[0]
+    assert errors[1] == "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."
+    assert len(errors) == 2
 
 
 def test_split_document_keeps_metadata_and_every_line():

@@ -1,18 +1,13 @@
 """Documents for "Ask the data": what retrieval searches, built from the data and the app's outputs.
 
-Numbers answer through read-only SQL, so documents describe rather than restate them: a number in a
-document is computed here with polars and is only there to say what a store or product is. Kinds
-(``metadata["source"]``):
-
-- ``dictionary``: the tables and their columns, the chain's size and period, and the KPI definitions
-  and business rules of ``definitions.md`` (prose kept out of the code);
-- ``store`` / ``product``: one card per store and per product;
-- ``forecast``: the saved models' evaluation (``<state>/models/*/meta.json``);
-- ``ledger``: confirmed orders (``OrderLedger(path, read_only=True)``);
-- ``upload``: TXT, MD and PDF files the user added (``<state>/uploads/``).
-
+Numbers of a period come from read-only SQL (every numeric answer shows its query), so no document
+restates them; the cards say what a store or product is, with figures computed here with polars.
+Kinds (``metadata["source"]``): ``dictionary`` (the tables and columns, the chain's size and period,
+the KPI definitions and business rules of ``definitions.md``), ``store`` / ``product`` cards,
+``forecast`` (the saved models' evaluation), ``ledger`` (confirmed orders, read through
+``OrderLedger(path, read_only=True)``) and ``upload`` (TXT, MD and PDF files in ``<state>/uploads/``).
 Metadata on every document: ``source``, ``store`` and ``product`` (int or None), ``period_start`` and
-``period_end`` (ISO dates or None). ``split_document`` cuts long texts into chunks that keep it.
+``period_end`` (ISO dates or None); ``split_document`` cuts long texts into chunks that keep it.
 """
 
 from __future__ import annotations
@@ -79,17 +74,8 @@ def fmt_money(x) -> str:
     return f"${float(x or 0.0):,.2f}"
 
 
-def definitions(path: Path = DEFINITIONS) -> dict[str, tuple[str, str]]:
-    """``kind:key`` -> (title, text) of every ``## kind:key | title`` section of ``definitions.md``."""
-    out = {}
-    for section in re.split(r"(?m)^## ", path.read_text(encoding="utf-8"))[1:]:
-        head, _, body = section.partition("\n")
-        ident, _, title = head.partition(" | ")
-        out[ident.strip()] = (title.strip(), " ".join(body.split()))
-    return out
-
-
 def _dictionary_documents(ds) -> list[Document]:
+    """A document per table, and per ``## kind:key | title`` section of ``definitions.md``."""
     docs = []
     for table in [*TABLES.values(), HOLIDAYS]:
         attribute, ko = TABLE_WORDS.get(table.name, ("", ""))
@@ -99,30 +85,26 @@ def _dictionary_documents(ds) -> list[Document]:
                  "Columns:", *(f"- {c.name} ({c.kind}){': ' + c.meaning if c.meaning else ''}" for c in table.columns)]
         docs.append(Document(f"dictionary:table:{table.name}", f"Data dictionary: table {table.name}",
                              "\n".join(lines), _meta("dictionary", table=table.name)))
-    return docs + [Document(f"dictionary:{i}", t, text, _meta("dictionary")) for i, (t, text) in definitions().items()]
+    for section in re.split(r"(?m)^## ", DEFINITIONS.read_text(encoding="utf-8"))[1:]:
+        head, _, body = section.partition("\n")
+        key, _, title = head.partition(" | ")
+        docs.append(Document(f"dictionary:{key.strip()}", title.strip(), " ".join(body.split()), _meta("dictionary")))
+    return docs
 
 
-def _store_label(ds, store: int) -> str:
+def _store_names(ds, store: int) -> tuple[str, str]:
+    """The store's label and its Korean words: ("store 44 (<City>, <State>)", "44번 매장 44호점 <도시>")."""
     s = ds.store(store)
-    return f"store {store} ({s.get('City') or '?'}, {s.get('State') or '?'})"
+    return (f"store {store} ({s.get('City') or '?'}, {s.get('State') or '?'})",
+            f"{store}번 매장 {store}호점 {KO_CITY.get(s.get('City') or '', '')}".strip())
 
 
-def _subcategory(ds, product: int) -> str:
+def _product_names(ds, product: int) -> tuple[str, str]:
+    """The product's label and its Korean words (the glossary's names of its SubCategory)."""
     sub = ds.products.filter(pl.col("Product_ID") == product)["SubCategory"]
-    return str(sub[0]) if sub.len() else ""
-
-
-def _product_label(ds, product: int) -> str:
-    sub = _subcategory(ds, product)
-    return f"product {product} ({sub})" if sub else f"product {product}"
-
-
-def _ko_store(ds, store: int) -> str:
-    return f"{store}번 매장 {store}호점 {KO_CITY.get(ds.store(store).get('City') or '', '')}".strip()
-
-
-def _ko_product(ds, product: int) -> str:
-    return f"{product}번 상품 {' '.join(PRODUCT_KO.get(_subcategory(ds, product).upper(), ()))}".strip()
+    sub = str(sub[0]) if sub.len() else ""
+    return (f"product {product} ({sub})" if sub else f"product {product}",
+            f"{product}번 상품 {' '.join(PRODUCT_KO.get(sub.upper(), ()))}".strip())
 
 
 def _ranked(sales: pl.DataFrame, by: str, measure: str = "Value", rank: str = "rank") -> pl.DataFrame:
@@ -151,7 +133,7 @@ def _store_cards(ds, sales: pl.DataFrame) -> list[Document]:
         neighbours = cards.filter((pl.col("City") == city) & (pl.col("Store_ID") != s))["Store_ID"]
         late = c["first"] > ds.start + dt.timedelta(days=7)
         lines = [
-            f"Store {s} ({_ko_store(ds, s)}) is a type {c['Store_Type']} store in {city}, {c['State']}.",
+            f"Store {s} ({_store_names(ds, s)[1]}) is a type {c['Store_Type']} store in {city}, {c['State']}.",
             f"Size: rank {c['rank']} of {cards.height} stores by sales value ({fmt_money(c['Value'])}, "
             f"{fmt_qty(c['Qty'])} units from {ds.start} to {ds.end}); 1 is the biggest.",
             *([f"Customers: {fmt_qty(c['Customers'])} customer visits in {c['Days']:,} days, on average "
@@ -161,7 +143,7 @@ def _store_cards(ds, sales: pl.DataFrame) -> list[Document]:
             f"last sale {c['last']}" + (f" (opened later than the chain start {ds.start})." if late else "."),
             f"Neighbours in {city}: " + (", ".join(f"store {o}" for o in neighbours) or "none") + ".",
         ]
-        docs.append(Document(f"store:{s}", f"Store card: {_store_label(ds, s)}", "\n".join(lines),
+        docs.append(Document(f"store:{s}", f"Store card: {_store_names(ds, s)[0]}", "\n".join(lines),
                              _meta("store", store=s, start=ds.start, end=ds.end)))
     return docs
 
@@ -187,7 +169,7 @@ def _product_cards(ds, sales: pl.DataFrame) -> list[Document]:
         months = (daily.group_by(pl.col("Date").dt.month().alias("m")).agg(pl.col("Qty").mean())
                   .sort("Qty", "m", descending=[True, False]))["m"]
         lines = [
-            f"Product {p} ({_ko_product(ds, p)}), code {c['Product_Code']}: subcategory {c['SubCategory']}, "
+            f"Product {p} ({_product_names(ds, p)[1]}), code {c['Product_Code']}: subcategory {c['SubCategory']}, "
             f"category {c['Category']} ({' '.join(CATEGORY_KO.get(c['Category'], ()))}).",
             f"Lead time: {c['LeadTime']} days from order to arrival (리드타임). "
             f"Price: {fmt_money(c['Price'])} per unit (가격).",
@@ -201,9 +183,15 @@ def _product_cards(ds, sales: pl.DataFrame) -> list[Document]:
             f"Safety stock (안전 재고) covers the forecast errors of the {c['LeadTime']} days lead time; the order "
             "sheet sizes it per store from the spread of past forecast errors (see the safety stock methods).",
         ]
-        docs.append(Document(f"product:{p}", f"Product card: {_product_label(ds, p)}", "\n".join(lines),
+        docs.append(Document(f"product:{p}", f"Product card: {_product_names(ds, p)[0]}", "\n".join(lines),
                              _meta("product", product=p, start=ds.start, end=ds.end)))
     return docs
+
+
+def _wape(meta: dict) -> float:
+    """A saved model's cross-validated WAPE (infinite without a score, so it sorts last)."""
+    value = (meta.get("cv") or {}).get("score")
+    return float(value) if isinstance(value, (int, float)) else float("inf")
 
 
 def _forecast_documents(ds, state: Path) -> list[Document]:
@@ -214,29 +202,23 @@ def _forecast_documents(ds, state: Path) -> list[Document]:
             groups.setdefault((int(meta["store"]), int(meta["product"]), str(meta["train_end"])), []).append(meta)
         except (ValueError, KeyError, TypeError):
             continue
-
-    def wape(m: dict) -> float:
-        value = (m.get("cv") or {}).get("score")
-        return float(value) if isinstance(value, (int, float)) else float("inf")
-
     docs = []
     for (s, p, train_end), metas in sorted(groups.items()):
-        metas.sort(key=lambda m: (wape(m), m.get("model", "")))
-        horizons = ", ".join(str(h) for h in metas[0].get("horizons", []))
-        lines = [f"Forecast model evaluation (예측 모델 평가) for {_product_label(ds, p)} at {_store_label(ds, s)}, models "
-                 f"trained on data up to {train_end}, horizons {horizons} days ahead.",
-                 f"Best model by cross-validated WAPE: {metas[0].get('model')} (WAPE {wape(metas[0]):.1%})."
-                 if wape(metas[0]) != float("inf") else "No model has a validation score."]
+        metas.sort(key=lambda m: (_wape(m), m.get("model", "")))
+        best, product = metas[0], _product_names(ds, p)[0]
+        lines = [f"Forecast model evaluation (예측 모델 평가) for {product} at {_store_names(ds, s)[0]}, models trained "
+                 f"on data up to {train_end}, horizons {', '.join(map(str, best.get('horizons', [])))} days ahead.",
+                 f"Best model by cross-validated WAPE: {best.get('model')} (WAPE {_wape(best):.1%})."
+                 if _wape(best) != float("inf") else "No model has a validation score."]
         for m in metas:
             metrics = [f"{k.upper()} {v:.3f}" for k, v in ((m.get("cv") or {}).get("metrics") or {}).items()
                        if isinstance(v, (int, float))]
-            score = f"{wape(m):.1%}" if wape(m) != float("inf") else "n/a"
-            params = json.dumps(m.get("params") or {}, sort_keys=True)
-            lines.append(f"- {m.get('model')} params {params}: validation WAPE {score}{'; ' if metrics else ''}"
-                         f"{', '.join(metrics)}; fitted {m.get('created', '?')} in "
-                         f"{float(m.get('fit_seconds') or 0):.1f} s.")
-        title = f"Forecast evaluation: {_product_label(ds, p)} at store {s} (trained to {train_end})"
-        docs.append(Document(f"forecast:{s}:{p}:{train_end}", title, "\n".join(lines),
+            score = f"{_wape(m):.1%}" if _wape(m) != float("inf") else "n/a"
+            lines.append(f"- {m.get('model')} params {json.dumps(m.get('params') or {}, sort_keys=True)}: validation "
+                         f"WAPE {score}{'; ' if metrics else ''}{', '.join(metrics)}; fitted {m.get('created', '?')} "
+                         f"in {float(m.get('fit_seconds') or 0):.1f} s.")
+        docs.append(Document(f"forecast:{s}:{p}:{train_end}", f"Forecast evaluation: {product} at store {s} (trained "
+                             f"to {train_end})", "\n".join(lines),
                              _meta("forecast", store=s, product=p, start=ds.start, end=train_end)))
     return docs
 
@@ -254,12 +236,13 @@ def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document
     latest = history.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
     docs = []
     for (s,), rows in sorted(latest.partition_by("store_id", as_dict=True).items()):
+        label = _store_names(ds, s)[0]
         dates = sorted(rows["order_date"].unique().to_list())
         versions = history.filter(pl.col("store_id") == s).select("order_date", "version").unique().height
         changed = rows.filter(pl.col("final_qty") != pl.col("recommended_qty"))
         by_product = rows.group_by("product_id").agg(pl.col("recommended_qty", "final_qty").sum()).sort("product_id")
         change = changed["final_qty"].sum() - changed["recommended_qty"].sum()
-        text = [f"Order ledger (발주 확정 내역) of {_store_label(ds, s)}: {len(dates)} order dates confirmed from "
+        text = [f"Order ledger (발주 확정 내역) of {label}: {len(dates)} order dates confirmed from "
                 f"{dates[0]} to {dates[-1]}, {versions} confirmations in all (a re-confirmation adds a new version; "
                 "the latest counts).",
                 f"In the latest versions {rows.height} order lines: recommended "
@@ -267,15 +250,15 @@ def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document
                 f"{changed.height} lines changed by the store (final minus recommended {fmt_qty(change)} units).",
                 "Per product (recommended / final units): "
                 + "; ".join(f"product {p} {fmt_qty(r)} / {fmt_qty(f)}" for p, r, f in by_product.iter_rows()) + "."]
-        docs.append(Document(f"ledger:{s}", f"Order ledger: {_store_label(ds, s)}", "\n".join(text),
+        docs.append(Document(f"ledger:{s}", f"Order ledger: {label}", "\n".join(text),
                              _meta("ledger", store=s, start=dates[0], end=dates[-1])))
         for d in dates[-recent_orders:]:
             day = rows.filter(pl.col("order_date") == d).sort("product_id")
             v, by = int(day["version"][0]), day["confirmed_by"][0]
-            body = [f"Confirmed order of {_store_label(ds, s)} for {d} (version {v}, confirmed {day['confirmed_at'][0]}"
+            body = [f"Confirmed order of {label} for {d} (version {v}, confirmed {day['confirmed_at'][0]}"
                     + (f" by {by}" if by else "") + f"): {day.height} lines, final "
                     f"{fmt_qty(day['final_qty'].sum())} units."]
-            body += [f"- {_product_label(ds, p)}: recommended {fmt_qty(r)}, final {fmt_qty(f)}"
+            body += [f"- {_product_names(ds, p)[0]}: recommended {fmt_qty(r)}, final {fmt_qty(f)}"
                      + (f" ({why})" if why else "")
                      for p, r, f, why in day.select("product_id", "recommended_qty", "final_qty", "reason").rows()]
             docs.append(Document(f"ledger:{s}:{d}", f"Confirmed order: store {s} on {d}", "\n".join(body),
@@ -288,8 +271,6 @@ def _read_user_file(path: Path) -> str:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist or is not a file; check the path.")
     if path.suffix.lower() not in USER_SUFFIXES:
         raise ValueError(f"{path.name} is not a TXT, MD or PDF file; convert it to one of those and add it again.")
     if path.suffix.lower() == ".pdf":
@@ -320,19 +301,16 @@ def _read_user_file(path: Path) -> str:
     return text
 
 
-def load_user_documents(paths, errors: list[str] | None = None) -> list[Document]:
-    """TXT, MD and PDF files as documents (id ``upload:<file name>``).
-
-    An unreadable file raises ValueError with one sentence naming it; when ``errors`` is a list,
-    the sentence is appended there instead and the other files are still read.
-    """
-    docs = []
-    for path in map(Path, paths):
+def _upload_documents(state: Path, errors: list[str]) -> list[Document]:
+    """Every file in ``<state>/uploads/`` as a document ``upload:<file name>``; a file that cannot be read
+    adds its one sentence to ``errors`` and the others are still read."""
+    folder, docs = state / "uploads", []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if not path.is_file() or path.name.startswith("."):
+            continue
         try:
             text = re.sub(r"[ \t]+\n", "\n", _read_user_file(path)).strip()
         except ValueError as exc:
-            if errors is None:
-                raise
             errors.append(str(exc))
             continue
         docs.append(Document(f"upload:{path.name}", f"Uploaded document: {path.name}", text,
@@ -350,9 +328,7 @@ def build_documents(ds, state: Path | None = None, errors: list[str] | None = No
             *_product_cards(ds, sales)]
     if state is not None:
         docs += _forecast_documents(ds, Path(state)) + _ledger_documents(ds, Path(state))
-        up = Path(state) / "uploads"
-        files = sorted(f for f in up.iterdir() if f.is_file() and not f.name.startswith(".")) if up.is_dir() else []
-        docs += load_user_documents(files, errors=errors if errors is not None else [])
+        docs += _upload_documents(Path(state), errors if errors is not None else [])
     return docs
 
 
