@@ -10,27 +10,27 @@ from engine.ask.entities import Entities, extract_entities
 from engine.ask.retrieval import retrieve
 from engine.ask.tokenize import tokenize
 
-SUBSET_STORES = {7, 15, 20, 44}
-SUBSET_PRODUCTS = {3, 12, 22, 42}
-
-
-def in_subset(doc) -> bool:
-    """Every definition and card (the distractors), summaries only for a few stores and products."""
-    m = doc.metadata
-    if m["source"] != "summary":
-        return True
-    if m["store"] is not None and m["product"] is not None:
-        return m["store"] == 44
-    return m["store"] in SUBSET_STORES or m["product"] in SUBSET_PRODUCTS
+TRAIN_ENDS = ("2016-06-30", "2017-03-01")  # two evaluations of product 3 at store 44
+ORDER_DAYS = ("2017-03-28", "2017-03-29", "2017-03-30")  # confirmed orders of store 44
 
 
 @pytest.fixture(scope="module")
 def ask_index(demo, demo_dir, tmp_path_factory):
-    """An index of a subset of the demo documents (about 170 of 605), built once for this module."""
+    """An index of every demo document plus forecast evaluations and confirmed orders, the documents that
+    carry a period of their own; built once for this module."""
     from engine.ask.documents import build_documents
     from engine.ask.index import AskIndex
+    from engine.forecasting.store import ModelStore
+    from tests.ask_support import write_ledger
 
-    docs = [d for d in build_documents(demo) if in_subset(d)]
+    state = tmp_path_factory.mktemp("ask-state")
+    for end in TRAIN_ENDS:
+        ModelStore(state / "models").save(f"s44_p3_gboost_{end}_x", {"fitted": "gboost"}, {
+            "model": "gboost", "params": {}, "store": 44, "product": 3, "horizons": [1, 2], "train_end": end,
+            "cv": {"name": "gboost", "params": {}, "score": 0.14, "metrics": {"wape": 0.14}}, "fit_seconds": 0.5})
+    write_ledger(state / "ledger.sqlite", [(44, d, [(3, 3200, 3200, "forecast"), (12, 900, 950, "promotion")], "kim")
+                                           for d in ORDER_DAYS])
+    docs = build_documents(demo, state)
     index = AskIndex.open(demo_dir, path=tmp_path_factory.mktemp("ask-index"))
     counts = index.update(docs)
     assert counts["added"] == len(docs) and index.status()["documents"] == len(docs)
@@ -53,19 +53,16 @@ QUESTIONS = [
     ("Which city is store 44 in?", {"store:44"}),
     ("44번 매장은 어느 도시에 있어?", {"store:44"}),
     ("Which stores are neighbours of store 20?", {"store:20"}),
-    ("How did store 44 sell in 2016?", {"summary:store:44:2016"}),
-    ("2015년 15번 매장 월별 판매량", {"summary:store:15:2015"}),
-    ("Sales trend of store 7 in the last 13 weeks", {"summary:store:7:recent"}),
-    ("최근 13주 12번 상품 판매 추세", {"summary:product:12:recent"}),
-    ("What was the best day of product 42 in 2016 in the whole chain?", {"summary:product:42:2016"}),
+    # documents with a period of their own: a day's confirmed order, an evaluation with its training end
+    ("What did store 44 order on 2017-03-29?", {"ledger:44:2017-03-29"}),
+    ("2017년 3월 29일 44번 매장 발주 확정 내역", {"ledger:44:2017-03-29"}),
+    ("Which forecast model is best for product 3 at store 44, trained up to 2016-06-30?",
+     {"forecast:44:3:2016-06-30"}),
     ("Weekday pattern of product 22", {"product:22"}),
-    ("Monthly totals of product 3 at store 44 in the last 12 months", {"summary:store-product:44:3"}),
-    ("44번 매장 42번 상품 주간 판매량", {"summary:store-product:44:42"}),
     ("Which forecasting models are available?", {"dictionary:rule:forecasting"}),
     ("How many stores does the chain have?", {"chain"}),
     ("What is the price of snacks?", {"product:42"}),
     ("음료 상품의 가격은?", {"product:3"}),
-    ("Sales of store 44 on Black Friday 2015", {"summary:store:44:2015"}),
     ("What is WAPE?", {"dictionary:kpi:forecast-error"}),
     ("충족률이 뭐야?", {"dictionary:kpi:fill-rate"}),
     ("안전 재고는 왜 필요하고 어떻게 정해?", {"dictionary:kpi:safety-stock", "dictionary:rule:safety-stock-methods"}),
@@ -159,30 +156,21 @@ def test_filters_keep_other_stores_out_and_passages_carry_metadata(ask_index):
             assert p.metadata["period_end"] >= "2016-01-01"
         assert p.text and p.title and p.metadata["chunk_id"].startswith(p.id + "#")
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    # a period keeps out the documents whose own period does not overlap it
+    day = [p.id for p in retrieve(ask_index, "Confirmed order of store 44 on 2017-03-29", top_k=8)]
+    assert "ledger:44:2017-03-29" in day and not {"ledger:44:2017-03-28", "ledger:44:2017-03-30"} & set(day)
+    fits = [p.id for p in retrieve(ask_index, "Forecast evaluation of product 3 at store 44 in 2017", top_k=8)]
+    assert "forecast:44:3:2017-03-01" in fits and "forecast:44:3:2016-06-30" not in fits  # trained before 2017
     # an entities object from the caller wins over the question's own words
-
-    only_15 = retrieve(ask_index, "monthly sales in 2015", entities=Entities(stores=[15]), top_k=5)
+    only_15 = retrieve(ask_index, "store card and its neighbours", entities=Entities(stores=[15]), top_k=5)
     assert all(p.metadata["store"] in (None, 15) for p in only_15)
-    assert "summary:store:15:2015" in [p.id for p in only_15]
+    assert "store:15" in [p.id for p in only_15]
 
 
 def test_empty_question_and_unknown_store_fall_back(ask_index):
     assert retrieve(ask_index, "   ") == []
     passages = retrieve(ask_index, "What is the lead time of product 3 at store 999?")
     assert "product:3" in [p.id for p in passages]
-
-
-def test_concept_phrases_come_from_definition_titles_only():
-    from engine.ask.retrieval import concept_phrases
-
-    kpi = concept_phrases({"source": "dictionary", "title": "KPI: safety stock (안전 재고)"})
-    assert frozenset({"safety", "stock"}) in kpi and frozenset({"안전", "재고"}) in kpi
-    table = concept_phrases({"source": "dictionary", "title": "Data dictionary: table oil_price", "table": "oil_price"},
-                            "Table oil_price (유가 원유 가격): daily WTI price.")
-    assert frozenset({"oil", "price", "table"}) in table and frozenset({"유가", "테이", "이블"}) in table
-    assert frozenset({"oil", "price"}) not in table  # "oil price in 2016" is a numbers question, not the table
-    assert concept_phrases({"source": "dictionary", "title": "The chain: size, period and yearly totals"})[0] == frozenset({"chain"})
-    assert concept_phrases({"source": "product", "title": "Product card: product 12"}) == []
 
 
 def test_a_product_question_puts_the_product_card_before_store_documents(ask_index, demo):
