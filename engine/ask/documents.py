@@ -224,7 +224,8 @@ def _forecast_documents(ds, state: Path) -> list[Document]:
 
 
 def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document]:
-    """Per store a summary of the latest versions of its confirmed orders, and its last ``recent_orders`` orders."""
+    """Per store its last ``recent_orders`` confirmed orders (the latest version of each day), with the reasons of
+    the lines the store changed; totals over many days are SQL's (the ``order_lines`` table)."""
     path = state / "ledger.sqlite"
     try:  # the ledger is opened only through OrderLedger, read-only
         history = OrderLedger(path, read_only=True).history() if path.is_file() else None
@@ -238,20 +239,6 @@ def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document
     for (s,), rows in sorted(latest.partition_by("store_id", as_dict=True).items()):
         label = _store_names(ds, s)[0]
         dates = sorted(rows["order_date"].unique().to_list())
-        versions = history.filter(pl.col("store_id") == s).select("order_date", "version").unique().height
-        changed = rows.filter(pl.col("final_qty") != pl.col("recommended_qty"))
-        by_product = rows.group_by("product_id").agg(pl.col("recommended_qty", "final_qty").sum()).sort("product_id")
-        change = changed["final_qty"].sum() - changed["recommended_qty"].sum()
-        text = [f"Order ledger (발주 확정 내역) of {label}: {len(dates)} order dates confirmed from "
-                f"{dates[0]} to {dates[-1]}, {versions} confirmations in all (a re-confirmation adds a new version; "
-                "the latest counts).",
-                f"In the latest versions {rows.height} order lines: recommended "
-                f"{fmt_qty(rows['recommended_qty'].sum())} units, final {fmt_qty(rows['final_qty'].sum())} units; "
-                f"{changed.height} lines changed by the store (final minus recommended {fmt_qty(change)} units).",
-                "Per product (recommended / final units): "
-                + "; ".join(f"product {p} {fmt_qty(r)} / {fmt_qty(f)}" for p, r, f in by_product.iter_rows()) + "."]
-        docs.append(Document(f"ledger:{s}", f"Order ledger: {label}", "\n".join(text),
-                             _meta("ledger", store=s, start=dates[0], end=dates[-1])))
         for d in dates[-recent_orders:]:
             day = rows.filter(pl.col("order_date") == d).sort("product_id")
             v, by = int(day["version"][0]), day["confirmed_by"][0]
