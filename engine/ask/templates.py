@@ -47,12 +47,8 @@ _KW = {
     "by_year": ("by year", "yearly", "per year", "each year", "year by year", "연도별", "연간", "해별"),
     "compare": ("compare", "comparison", " vs", "versus", "against", "비교", "대비"),
     "average": ("average", "avg", "mean", "typical", "평균"),
-    "explain": ("why", "explain", "reason", "how come", "what does", "what is a", "what is the meaning", "define",
-                "definition", "safety stock", "forecast", "model", "stockout", "service level", "recommend",
-                "왜", "이유", "설명", "의미", "뜻", "안전재고", "안전 재고", "예측", "모델", "결품", "품절", "서비스 수준", "권장", "추천"),
-    # questions about where data lives / the tables' columns: the data dictionary answers those
-    "schema": ("which table", "what table", "which tables", "what tables", "column", "field", "schema",
-               "table has", "in the table", "테이블", "컬럼", "칼럼", "열 이름", "스키마", "필드"),
+    # what the sales templates do not compute (forecasts, safety stock, ...): text-to-SQL answers
+    "other": ("forecast", "model", "safety stock", "stockout", "service level", "recommend", "권장", "추천"),
     # the largest / smallest value on ONE day (a max-by-day question, not a total or a ranking)
     "extreme": ("largest", "biggest", "highest", "max", "maximum", "peak", "most", "record", "best day",
                 "최대", "최고", "가장 많", "제일 많", "피크"),
@@ -188,8 +184,8 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
     label = entities.period_label or f"{entities.start}..{entities.end}"
     if entities.start is None or entities.end is None:
         label = f"the whole data ({first}..{last})"
-    if start > end or _has(text, "schema"):
-        return None  # "which table has the oil prices?", "columns of sales": the data dictionary answers
+    if start > end:
+        return None
     direction, n = _ranking(text), max(1, min(int(entities.top_n or 5), 50))
     who, stores = _who(entities, ds), _stores(entities)
 
@@ -246,8 +242,8 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         return match("customers", f"SELECT {totals} FROM visits WHERE {where}",
                      f"customer visits (visits.CustomerCount) of {stores}, {label}: total and average per store-day")
 
-    if _has(text, "explain"):
-        return None  # "why ...", definitions, safety stock, forecasts: retrieval and the language model answer
+    if _has(text, "other"):
+        return None
     if not (entities.stores or entities.products or entities.start or _has(text, "top") or _has(text, "least")):
         return None
 

@@ -75,19 +75,6 @@ FEW_SHOT = [
 _FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.I | re.S)
 _BARE = re.compile(r"(?is)\b((?:with\s+\w+\s+as\s*\(|select\s|from\s+\w+\s+select\s).*)")
 
-_NUMERIC = (
-    "how many", "how much", "number of", "total", "sum", "average", "avg", "mean", "median", "count", "top", "most", "least",
-    "highest", "lowest", "max", "min", "rank", "best", "worst", "per day", "daily", "weekly", "monthly", "by day", "by week",
-    "by month", "what was", "what were", "which store", "which product", "which day", "when did", "compare", "difference",
-    "percent", "share", "growth", "units", "qty", "quantity", "sold", "sell", "sales", "price", "lead time", "customers",
-    "얼마", "몇", "합계", "총", "평균", "최대", "최고", "최소", "최저", "상위", "하위", "순위", "가장", "제일", "비교", "차이",
-    "비율", "증가", "감소", "판매량", "발주량", "주문량", "고객수", "유가", "가격", "리드타임", "일별", "주별", "월별", "언제",
-)
-_DESCRIPTIVE = ("why", "explain", "what does", "what is a", "meaning", "define", "definition", "how does", "how do i", "how to",
-                "왜", "이유", "설명", "의미", "뜻", "어떻게", "방법")
-
-
-
 def messages_tokens(messages: list[dict]) -> int:
     """A conservative token count of chat messages without a tokenizer (Qwen2.5: ~3.5 ASCII characters a
     token, a Hangul syllable ~1; + the ChatML markers of each message)."""
@@ -168,13 +155,3 @@ def _trim(sql: str) -> str:
     out = "\n\n".join(paragraphs[:end]).strip()
     m = re.match(r"(?s)(.*?;)(\s*[A-Za-z가-힣][^;]*)$", out)  # "SELECT ...; This query sums ..."
     return (m.group(1) if m and not _SQL_START.match(m.group(2)) else out).strip()
-
-
-def is_numeric_question(question: str, entities: Entities) -> bool:
-    """True when the question asks for a number, ranking or dated value (SQL answers it)."""
-    text = f"{(question or '').lower()} {(entities.normalized or '').lower()}"
-    numeric = any(word in text for word in _NUMERIC)
-    descriptive = any(re.search(rf"(?<![a-z]){re.escape(w)}", text) if re.match("[a-z]", w) else w in text for w in _DESCRIPTIVE)
-    if descriptive and not re.search(r"how many|how much|얼마|몇", text):
-        return False
-    return numeric or bool(entities.start and (entities.stores or entities.products))
