@@ -271,3 +271,14 @@ def test_which_store_most_visits_is_a_ranking_not_the_chain_total(engine, demo, 
          .sort(["CustomerCount", "Store_ID"], descending=[True, False]).head(5))
     rows = engine.run(m.sql).rows
     assert [(r["Store_ID"], r["total_customers"]) for r in rows] == list(zip(f["Store_ID"].to_list(), f["CustomerCount"].to_list()))
+
+
+@pytest.mark.parametrize("question", ["Monthly customer visits of store 44 in 2016", "44번 매장 2016년 월별 고객 수"])
+def test_customer_visits_per_month_share_the_per_group_builder_with_sales(engine, demo, question):
+    m = match_template(question, extract_entities(question, demo), demo, engine.allowed_tables)
+    assert m.name == "customers_compare" and "FROM visits" in m.sql
+    f = (demo.visits.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(*Y2016))
+         .group_by(pl.col("Date").dt.month_start()).agg(pl.col("CustomerCount").sum()).sort("Date"))
+    rows = engine.run(m.sql).rows
+    want = [(d.isoformat(), c) for d, c in zip(f["Date"].to_list(), f["CustomerCount"].to_list())]
+    assert [(r["month"], r["total_customers"]) for r in rows] == want
