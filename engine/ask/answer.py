@@ -41,11 +41,11 @@ how when where why this that these those it its me my our your their there tell 
 should much many than then with into as has have had any some all per""".split())
 # The route's words, matched on the question and its English terms (so a Korean word the glossary
 # translates is listed only in English). A number, ranking or dated value: SQL answers.
-NUMERIC = re.compile(r"(?<![a-z])(?:how many|how much|number of|total|sum|average|avg|mean|median|count|top|bottom|most"
-                     r"|least|highest|lowest|max|min|rank|best|worst|per day|daily|weekly|monthly|by day|by week|by month"
-                     r"|what was|what were|which store|which product|which day|when did|compare|difference|percent|share"
-                     r"|growth|increase|decrease|units|qty|quantity|sold|sell|sales|price|lead time|customers)"
-                     r"|몇|가장|제일|차이|비율|언제")
+NUMERIC = re.compile(r"(?<![a-z])(?:how many|how much|number of|total|sum|average|avg|mean|median|count|top|bottom"
+                     r"|most|least|highest|lowest|max|min|rank|best|worst|per day|daily|weekly|monthly|by day|by week"
+                     r"|by month|what was|what were|which store|which product|which day|when did|compare|difference"
+                     r"|percent|share|growth|increase|decrease|units|qty|quantity|sold|sell|sales|price|lead time"
+                     r"|customers)|몇|가장|제일|차이|비율|언제")
 # a meaning, a method or a reason: retrieval answers, unless the question also asks how many / how much
 DESCRIBE = re.compile(r"(?<![a-z])(?:why|explain|what does|what is a|meaning|defin|how to|how do i|how does"
                       r"|what (?:do|is meant)\b.*\bmean|how (?:is|are|do|did|was|were)\b.*\b(?:calculat|comput|determin"

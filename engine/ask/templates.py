@@ -38,13 +38,6 @@ _KW = {  # a Korean word the glossary translates is matched through its English
     "recommended": ("recommend", "권장", "추천"),
     "customers": ("customer", "visit", "visitor", "traffic", "transactions", "footfall", "방문"),
     "top": ("top", "best", "most", "highest", "largest", "biggest", "ranking", "rank", "leading", "가장", "제일", "1위"),
-    "by_store": ("by store", "per store", "each store", "every store", "store by store", "매장별", "점포별", "지점별"),
-    "by_product": ("by product", "per product", "each product", "every product", "product by product", "상품별",
-                   "제품별", "품목별"),
-    "by_day": ("by day", "daily", "per day", "each day", "day by day", "매일"),
-    "by_week": ("by week", "weekly", "per week", "each week", "week by week", "주 단위", "주단위"),
-    "by_month": ("by month", "monthly", "per month", "each month", "month by month", "월 단위", "달별"),
-    "by_year": ("by year", "yearly", "per year", "each year", "year by year", "해별"),
     "compare": ("compare", "comparison", " vs", "versus", "against", "대비"),
     "average": ("average", "avg", "mean", "typical"),
     # what the sales templates do not compute (forecasts, safety stock, ...): text-to-SQL answers
@@ -55,8 +48,14 @@ _KW = {  # a Korean word the glossary translates is matched through its English
               "제일 낮"),
     "one_day": ("single day", "single-day", "one day", "a day", "any day", "in a day", "on a day", "single-date",
                 "best day", "하루", "단일 일", "일 최대", "일일 최대", "일 최고", "일일 최고"),
-    "sales": ("sell", "sold", "sale", "qty", "quantity", "units", "how many", "how much", "total", "sum", "demand", "팔"),
+    "sales": ("sell", "sold", "sale", "qty", "quantity", "units", "how many", "how much", "total", "sum", "demand",
+              "팔"),
 }
+# one row per ...: "by store", "per store", "each store", "every store", "store by store" and other ways to say it
+_KW.update({f"by_{unit}": (f"by {unit}", f"per {unit}", f"each {unit}", f"every {unit}", f"{unit} by {unit}", *more)
+            for unit, more in {"store": ("매장별", "점포별", "지점별"), "product": ("상품별", "제품별", "품목별"),
+                               "day": ("daily", "매일"), "week": ("weekly", "주 단위", "주단위"),
+                               "month": ("monthly", "월 단위", "달별"), "year": ("yearly", "해별")}.items()})
 # units sold and customer visits: (table, the value a group's rows add up to, its column, English, Korean)
 MEASURES = {"sales": ("sales", "sum(Qty)", "total_qty", "units sold", "판매량"),
             "customers": ("visits", "sum(CustomerCount)", "total_customers", "customer visits", "고객 방문")}
@@ -104,9 +103,10 @@ def _heading(en: str, ko: str, scope: str, entities: Entities, ds, label: str) -
     """The result's heading in English and Korean: what it is, then of which products and stores
     (``scope`` "sales"; "stores": the stores only) and when ("period": only when)."""
     products = [(p, product_name(ds, p)) for p in entities.products] if scope == "sales" else []
-    stores = f"store{'s' * (len(entities.stores) > 1)} {', '.join(map(str, entities.stores))}" if entities.stores else ""
+    stores = f"store{'s' * (len(entities.stores) > 1)} {', '.join(map(str, entities.stores))}"
+    stores = stores if entities.stores else "all stores"
     names = ", ".join(f"product {p}" + (f" ({n})" if n else "") for p, n in products) or "all products"
-    who = {"sales": f" of {names} at {stores or 'all stores'}", "stores": f" at {stores or 'all stores'}"}.get(scope, "")
+    who = {"sales": f" of {names} at {stores}", "stores": f" at {stores}"}.get(scope, "")
     parts = [f"{p}번 상품" + (f"({n})" if n else "") for p, n in products]
     if scope in ("sales", "stores"):
         parts.append(", ".join(f"{s}번 매장" for s in entities.stores) or "전체 매장")
@@ -185,7 +185,8 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         where = f"Date BETWEEN {_date(start)} AND {_date(end)}"
         if direction:
             sql = f"SELECT Date, WTI_Price FROM oil_price WHERE {where} ORDER BY WTI_Price {direction}, Date LIMIT {n}"
-            return match("oil_days", sql, f"the quoted days ranked by WTI oil price ({'highest' if most else 'lowest'} first)",
+            return match("oil_days", sql, f"the quoted days ranked by WTI oil price "
+                                          f"({'highest' if most else 'lowest'} first)",
                          f"유가 순위 (시세가 있는 날, {'높은' if most else '낮은'} 순)", "period")
         sql = (f"SELECT round(avg(WTI_Price), 2) AS avg_price, min(WTI_Price) AS min_price, "
                f"max(WTI_Price) AS max_price, count(*) AS quoted_days FROM oil_price WHERE {where}")
@@ -223,10 +224,11 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
                          text) or not (_has(text, "least") or _has(text, "extreme")):
                 return None  # a per-store peak, or "one day" without largest/smallest: text-to-SQL works it out
             smallest = _has(text, "least") and not _has(text, "extreme")
-            sql = _grouped("sales", "Date", "sum(Qty) AS day_qty", where, f"day_qty {'ASC' if smallest else 'DESC'}, 1 LIMIT 1")
-            return match(f"sales_{'min' if smallest else 'max'}_day", sql, f"the {'smallest' if smallest else 'largest'} "
-                         f"quantity sold on a single day (days with a sales row)",
-                         f"하루 판매량이 가장 {'적었' if smallest else '많았'}던 날")
+            order = f"day_qty {'ASC' if smallest else 'DESC'}, 1 LIMIT 1"
+            return match(f"sales_{'min' if smallest else 'max'}_day", _grouped("sales", "Date", "sum(Qty) AS day_qty",
+                                                                               where, order),
+                         f"the {'smallest' if smallest else 'largest'} quantity sold on a single day (days with a "
+                         f"sales row)", f"하루 판매량이 가장 {'적었' if smallest else '많았'}던 날")
 
     target = _top_target(text, entities) if direction else None
     if target and (measure == "sales" or target != "products"):

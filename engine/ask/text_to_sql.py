@@ -28,12 +28,14 @@ TABLE_NOTES = {
     "sales": "units sold (Qty) per store, product and day",
     "products": "SubCategory is the product name; LeadTime days from order to arrival; Price per unit",
     "stores": "store master",
-    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); not purchase orders",
+    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); "
+              "not purchase orders",
     "oil_price": "WTI oil price, USD per barrel, only on the days it was quoted (an average says over how many: "
                  "count(*) AS days); the price on a day without a row is the last quote before it",
     "order_lines": "confirmed purchase order lines (final_qty units ordered), the latest confirmation of each "
                    "store_id and order_date",
-    "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, target_date)",
+    "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, "
+                 "target_date)",
 }
 # which tables a question is about (sales when it names none of the others)
 TABLE_WORDS = {
@@ -42,8 +44,8 @@ TABLE_WORDS = {
     "order_lines": r"\border|ledger|발주|주문",
     "forecasts": r"forecast|predict|예측",
     "products": r"(?<!oil )price|lead ?time|categor|subcategor|product name|가격|단가|리드|카테고리|분류",
-    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores|stores (?:are )?in\b(?!\s*\d)"
-              r"|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
+    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores"
+              r"|stores (?:are )?in\b(?!\s*\d)|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
     "sales": r"\bsold|\bsell|sales|판매|매출|팔",
 }
 # small text columns whose exact values go into the prompt (so a model writes State = 'TX', not 'Texas')
@@ -61,8 +63,8 @@ FEW_SHOT = [
     ({"oil_price"}, "Oil price on 2015-05-10?",
      "SELECT Date, WTI_Price FROM oil_price WHERE Date <= DATE '2015-05-10' ORDER BY Date DESC LIMIT 1"),
     ({"visits"}, "Top 3 stores by customer visits in May 2015?",
-     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' "
-     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
+     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits "
+     "WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
     ({"sales"}, "How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
      "AND Date BETWEEN DATE '2017-03-20' AND DATE '2017-03-26'"),
