@@ -10,7 +10,8 @@ import pytest
 from engine.ask.entities import extract_entities
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL, check_sql
-from engine.ask.text_to_sql import FEW_SHOT, PROMPT_TOKEN_BUDGET, TABLE_NOTES, build_sql_prompt, extract_sql, messages_tokens
+from engine.ask.text_to_sql import (FEW_SHOT, PROMPT_TOKEN_BUDGET, TABLE_NOTES, build_sql_prompt, extract_sql,
+                                    messages_tokens)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,7 @@ def test_few_shot_examples_pass_the_guard_and_are_right(engine, demo):
         ("SELECT Store_ID FROM stores; This lists the stores.", "SELECT Store_ID FROM stores;"),
         ("Sure! select a\nfrom b\n\nThis selects a.", "select a\nfrom b"),
         ("```sql\nSELECT 1; DROP TABLE sales\n```", "SELECT 1; DROP TABLE sales"),  # kept whole: the guard refuses it
+        ("SELECT 1;\nDROP TABLE sales\n\nDone, it drops.", "SELECT 1;\nDROP TABLE sales"),  # the prose goes, not the DROP
     ],
 )
 def test_extract_sql(reply, sql):

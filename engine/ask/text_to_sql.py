@@ -140,20 +140,19 @@ def extract_sql(llm_text: str) -> str:
     raise UnsafeSQL("The model's reply contains no SELECT statement; ask the question again or rephrase it.")
 
 
-# words a statement or one of its clauses starts with: a paragraph or the text after a ";" that starts
-# otherwise is prose (kept SQL goes to the guard whole, so "SELECT 1; DROP TABLE sales" is refused)
-_SQL_WORDS = ("select from where group order limit having with join left right inner outer full cross union except "
-              "intersect and or on qualify window offset insert update delete drop create alter attach detach copy "
-              "pragma set reset install load call export import begin commit rollback use checkpoint vacuum describe "
-              "show summarize explain pivot unpivot prepare execute").split()
-_SQL_START = re.compile(rf"\s*(?:\(|\)|--|(?:{'|'.join(_SQL_WORDS)})\b)", re.I)
-
-
 def _trim(sql: str) -> str:
-    """The statement without trailing prose: the paragraphs and the text after a final ";" that do not
-    read as SQL are dropped."""
-    paragraphs = re.split(r"\n\s*\n", sql.strip().strip("`").strip())
-    end = next((i for i, p in enumerate(paragraphs) if i and not _SQL_START.match(p)), len(paragraphs))
-    out = "\n\n".join(paragraphs[:end]).strip()
-    m = re.match(r"(?s)(.*?;)(\s*[A-Za-z가-힣][^;]*)$", out)  # "SELECT ...; This query sums ..."
-    return (m.group(1) if m and not _SQL_START.match(m.group(2)) else out).strip()
+    """The statement without trailing prose: the longest run of its paragraphs, else of its ";"-ended
+    parts, that DuckDB's own parser reads (prose does not parse; a second statement does, so it stays
+    and the guard refuses it). A reply that never parses goes to the guard whole, which says why."""
+    import duckdb
+
+    text = sql.strip().strip("`").strip()
+    paragraphs = re.split(r"\n\s*\n", text)
+    cuts = ["\n\n".join(paragraphs[:i]) for i in range(len(paragraphs), 0, -1)]
+    for cut in cuts + [text[: m.end()] for m in reversed(list(re.finditer(";", text)))]:
+        try:
+            duckdb.extract_statements(cut)
+            return cut.strip()
+        except duckdb.Error:
+            continue
+    return text
