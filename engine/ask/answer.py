@@ -176,12 +176,10 @@ def route(question: str, entities: Entities) -> str:
 
 
 # --------------------------------------------------------------------------------------- sentences
-def _cell(column: str, value) -> str:
-    return str(value) if column.lower() == "year" else format_value(value)  # 2016, not 2,016
-
-
-def _label(column: str, language: str) -> str:
-    return COLUMN_WORDS_KO.get(column.lower(), column) if language == "ko" else column.replace("_", " ")
+def _cells(row: dict, columns: list[str], language: str) -> list[tuple[str, str]]:
+    """(column in words, value as code writes it) of one row: Korean words in a Korean answer, a year as 2016."""
+    return [(COLUMN_WORDS_KO.get(c.lower(), c) if language == "ko" else c.replace("_", " "),
+             str(row[c]) if c.lower() == "year" else format_value(row[c])) for c in columns]
 
 
 def result_sentence(description: str, columns: list[str], rows: list[dict], language: str,
@@ -192,13 +190,12 @@ def result_sentence(description: str, columns: list[str], rows: list[dict], lang
     if not rows:
         return f"{head}: 조건에 맞는 데이터가 없습니다." if ko else f"{head}: no rows match."
     cols = columns or list(rows[0])
-    if len(rows) == 1 and len(cols) == 1:
-        return f"{head}: **{_cell(cols[0], rows[0][cols[0]])}**"
     if len(rows) == 1:
-        return f"{head}: " + ", ".join(f"{_label(c, language)} **{_cell(c, rows[0][c])}**" for c in cols)
+        cells = _cells(rows[0], cols, language)
+        return f"{head}: " + (f"**{cells[0][1]}**" if len(cols) == 1 else ", ".join(f"{k} **{v}**" for k, v in cells))
     lines = [f"{head} ({len(rows)}{'+' if truncated else ''} {'행' if ko else 'rows'}):"]
     for i, row in enumerate(rows[:10], 1):
-        lines.append(f"{i}. " + ", ".join(f"{_label(c, language)} {_cell(c, row[c])}" for c in cols))
+        lines.append(f"{i}. " + ", ".join(f"{k} {v}" for k, v in _cells(row, cols, language)))
     if len(rows) > 10:
         lines.append(f"… 외 {len(rows) - 10}행 (표 참조)" if ko else f"… and {len(rows) - 10} more rows (see the table)")
     return "\n".join(lines)
@@ -478,11 +475,11 @@ def _passages(question, entities, ds, answer: Answer, data_folder, top_k) -> lis
         found = []
     for p in found:
         meta = dict(getattr(p, "metadata", None) or {})
-        flag = {"flagged": True} if meta.get("instructs") else {}
-        answer.passages.append({"id": p.id, "title": p.title, "score": round(float(p.score), 4), "text": p.text,
-                                "metadata": meta, **flag})
-        answer.sources.append({"id": p.id, "title": p.title, "score": round(float(p.score), 4), **flag})
-        if flag:
+        source = {"id": p.id, "title": p.title, "score": round(float(p.score), 4)}
+        source |= {"flagged": True} if meta.get("instructs") else {}
+        answer.sources.append(source)
+        answer.passages.append({**source, "text": p.text, "metadata": meta})
+        if meta.get("instructs"):
             answer.notes.append(_say("flagged", answer.language, t=p.title))
     return answer.passages
 
