@@ -166,13 +166,10 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         return None  # the answer layer says which id is not in the data
     first, last = ds.start, ds.end  # the question's period clipped to the data (the whole data when none)
     start, end = max(entities.start or first, first), min(entities.end or last, last)
-    label = entities.period_label or f"{entities.start}..{entities.end}"
-    if entities.start is None or entities.end is None:
-        label = f"the whole data ({first}..{last})"
+    label = entities.period_label if entities.start and entities.end else f"the whole data ({first}..{last})"
     if start > end:
         return None
-    direction, n = _ranking(text), max(1, min(int(entities.top_n or 5), 50))
-    most = direction == "DESC"
+    direction, n, day = _ranking(text), max(1, min(int(entities.top_n or 5), 50)), None
 
     def match(name: str, sql: str, en: str, ko: str, scope: str = "sales") -> TemplateMatch:
         return TemplateMatch(name, sql, *_heading(en, ko, scope, entities, ds, label))
@@ -186,8 +183,8 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
         if direction:
             sql = f"SELECT Date, WTI_Price FROM oil_price WHERE {where} ORDER BY WTI_Price {direction}, Date LIMIT {n}"
             return match("oil_days", sql, f"the quoted days ranked by WTI oil price "
-                                          f"({'highest' if most else 'lowest'} first)",
-                         f"유가 순위 (시세가 있는 날, {'높은' if most else '낮은'} 순)", "period")
+                                          f"({'highest' if direction == 'DESC' else 'lowest'} first)",
+                         f"유가 순위 (시세가 있는 날, {'높은' if direction == 'DESC' else '낮은'} 순)", "period")
         sql = (f"SELECT round(avg(WTI_Price), 2) AS avg_price, min(WTI_Price) AS min_price, "
                f"max(WTI_Price) AS max_price, count(*) AS quoted_days FROM oil_price WHERE {where}")
         return match("oil_price", sql, "WTI oil price (USD per barrel) over the quoted days: average, lowest, highest",
@@ -223,20 +220,17 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
             if re.search(r"(?:which|what)\s+(?:stores?|shops?|branch|products?|items?)|(?:어느|어떤)\s*(?:매장|점포|상품|제품)",
                          text) or not (_has(text, "least") or _has(text, "extreme")):
                 return None  # a per-store peak, or "one day" without largest/smallest: text-to-SQL works it out
-            smallest = _has(text, "least") and not _has(text, "extreme")
-            order = f"day_qty {'ASC' if smallest else 'DESC'}, 1 LIMIT 1"
-            return match(f"sales_{'min' if smallest else 'max'}_day", _grouped("sales", "Date", "sum(Qty) AS day_qty",
-                                                                               where, order),
-                         f"the {'smallest' if smallest else 'largest'} quantity sold on a single day (days with a "
-                         f"sales row)", f"하루 판매량이 가장 {'적었' if smallest else '많았'}던 날")
+            smallest = _has(text, "least") and not _has(text, "extreme")  # the single day: a ranking of one
+            direction, n, day = ("ASC", 1, "sales_min_day") if smallest else ("DESC", 1, "sales_max_day")
 
-    target = _top_target(text, entities) if direction else None
+    target = "days" if day else _top_target(text, entities) if direction else None
     if target and (measure == "sales" or target != "products"):
         column = "day_qty" if (measure, target) == ("sales", "days") else alias
         source = f"{table} JOIN products USING (Product_ID)" if target == "products" else table
         sql = _grouped(source, GROUPS[target][0], f"{value} AS {column}", where, f"{column} {direction}, 1 LIMIT {n}")
-        name = f"top_{target}" if measure == "sales" else f"customers_by_{GROUPS[target][1]}"
-        return match(name, sql, f"{'top' if most else 'bottom'} {n} {target} by {measure_en}",
+        most = direction == "DESC"
+        name = day or (f"top_{target}" if measure == "sales" else f"customers_by_{GROUPS[target][1]}")
+        return match(name, sql, f"{target} ranked by {measure_en} ({'most' if most else 'fewest'} first, at most {n})",
                      f"{measure_ko} 순위 ({GROUPS[target][2]}별, {'많은' if most else '적은'} 순)",
                      "stores" if target == "products" else scope)
 
