@@ -161,7 +161,7 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
         for m in list(regex.finditer(text)):
             target.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
             text = _blank(text, *m.span())  # ids are not periods, names or other ids
-    # product names from the data (English SubCategory and Korean names), longest first
+    # product names from the data, longest first (a Korean name arrives as its English one)
     terms, rest = product_terms(getattr(ds, "products", None)), text.lower()
     for name in sorted(terms, key=len, reverse=True):
         pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if re.match(r"[a-z0-9]", name) else re.escape(name)

@@ -2,7 +2,7 @@
 
 ``apply_glossary(text)`` rewrites a Korean question into English terms (ids like "44번 매장" -> "store 44",
 dates, then ``GLOSSARY`` terms longest first: fixed retail / KPI words and the Korean names of the
-usual product families), so retrieval and the SQL prompt see the same words whatever the language.
+usual product families), so entities, retrieval and the SQL prompt read the same words in both languages.
 """
 
 from __future__ import annotations
