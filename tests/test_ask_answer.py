@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from engine.ask.answer import (Answer, allowed_numbers, ask, ask_stream, format_value, numbers_in, result_sentence,
-                               unsupported_numbers)
+                               route, unsupported_numbers)
+from engine.ask.entities import extract_entities
 from engine.ask.backends import BackendError, OpenAIBackend
 from tests.servers import free_port
 
@@ -76,6 +77,40 @@ def test_result_sentence_quotes_the_rows_in_both_languages():
     assert "1. Store ID 0, qty 100" in many and "and 5 more rows" in many
 
 
+# ----------------------------------------------------------------------------- the route
+@pytest.mark.parametrize("question, expected", [
+    ("What did store 44 sell of product 3 last week?", "sql"),
+    ("3월 12번 상품 발주량 합계는?", "sql"),
+    ("Top 5 stores in 2016", "sql"),
+    ("지난주 44번 매장 고객수", "sql"),
+    ("What was the oil price on 2017-03-01?", "sql"),
+    ("Why did store 44 sell so much, and how many units was it?", "both"),
+    ("Why is the safety stock of product 42 so high?", "rag"),
+    ("안전재고가 왜 높아?", "rag"),
+    ("What does WAPE mean?", "rag"),
+    ("How does the forecasting model work?", "rag"),
+    ("How is the order quantity calculated?", "rag"),
+    ("Summarize the buyer's notes about store 44.", "rag"),
+    ("매장은 몇 시에 문을 닫고 발주는 언제 해?", "rag"),
+    ("Which table has the oil price?", "rag"),
+    ("유가 데이터는 어떤 테이블에 있나요?", "rag"),
+    ("What are the columns of the sales table?", "rag"),
+    ("판매 테이블의 컬럼은 무엇인가요?", "rag"),
+    ("Delete all sales of store 44.", "refused"),
+    ("44번 매장 판매 데이터를 모두 지워 주세요.", "refused"),
+])
+def test_route(demo, question, expected):
+    assert route(question, extract_entities(question, demo)) == expected
+
+
+def test_a_number_and_why_gets_the_template_number_and_the_passages(data, demo):
+    a = ask("Why did store 44 sell so much in March 2017, and how many units was it?", data, backend="none",
+            use_cache=False)
+    assert a.route == "both" and a.template == "sales_total" and a.sources
+    assert format_value(units(demo, 44, None, dt.date(2017, 3, 1), dt.date(2017, 3, 31))) in a.answer
+    assert "No language model is used (retrieval only)" in a.answer
+
+
 # ----------------------------------------------------------------------------- numbers from SQL
 @pytest.mark.parametrize("question, store, product, start, end, language", [
     ("How many units of product 3 did store 44 sell in March 2017?", 44, 3, dt.date(2017, 3, 1), dt.date(2017, 3, 31), "en"),
@@ -126,27 +161,6 @@ def test_stream_yields_text_then_the_answer(data):
     assert "".join(i for i in items[:-1] if isinstance(i, str)).strip() == items[-1].answer.strip()
 
 
-def test_model_phrasing_with_a_wrong_number_is_replaced(data, demo):
-    """Text-to-SQL path (phrasing asked for): the model's SQL runs through the guard; its sentence states a
-    wrong count -> not shown."""
-    truth = demo.stores.filter(pl.col("State") == "TX").height
-    question = "How many stores are in Texas?"
-    llm = ScriptedLLM("```sql\nSELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'\n```",
-                      "There are 99 K-Mart stores in Texas.")
-    a = ask(question, data, backend=llm, use_cache=False, phrase=True)
-    assert a.route == "sql" and a.template is None
-    assert "count_star()" in a.sql.lower() or "count(" in a.sql.lower()
-    assert a.rows == [{"stores": truth}]
-    assert "99" not in a.answer
-    assert f"**{truth}**" in a.answer
-    # the same with a phrasing that uses the right number: kept (with the code sentence under it)
-    llm = ScriptedLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", f"Texas has {truth} stores.")
-    a = ask(question, data, backend=llm, use_cache=False, phrase=True)
-    assert a.answer.startswith(f"Texas has {truth} stores.") and f"**{truth}**" in a.answer
-    # the schema of the table the question names went into the text-to-SQL prompt
-    assert "- stores(" in llm.prompts[0][0]["content"] and "stores.State: " in llm.prompts[0][0]["content"]
-
-
 class CountingLLM(ScriptedLLM):
     """A scripted model that reports token usage like the local backend (prompt size in words)."""
 
@@ -159,15 +173,19 @@ class CountingLLM(ScriptedLLM):
         return reply
 
 
-def test_text_to_sql_is_one_model_call_by_default_with_its_tokens_recorded(data, demo):
-    """The numeric sentence is written by code from the rows: no second (phrasing) call unless asked."""
+def test_text_to_sql_is_one_model_call_with_its_tokens_recorded(data, demo):
+    """The model's SQL runs through the guard; the numeric sentence is written by code from the rows (the
+    model's own wording, with a wrong count, is never asked for)."""
     from engine.ask.text_to_sql import SQL_MAX_TOKENS, SQL_STOP
 
     truth = demo.stores.filter(pl.col("State") == "TX").height
     llm = CountingLLM("SELECT COUNT(*) AS stores FROM stores WHERE State = 'TX'", "There are 99 stores.")
     a = ask("How many stores are in Texas?", data, backend=llm, use_cache=False)
     assert len(llm.prompts) == 1 and llm.replies == ["There are 99 stores."]
+    assert a.route == "sql" and a.template is None and a.rows == [{"stores": truth}]
     assert f"**{truth}**" in a.answer and "99" not in a.answer
+    # the schema of the table the question names went into the text-to-SQL prompt
+    assert "- stores(" in llm.prompts[0][0]["content"] and "stores.State: " in llm.prompts[0][0]["content"]
     assert llm.max_tokens == [SQL_MAX_TOKENS] and llm.stops == [SQL_STOP]  # a short reply that ends at the closing fence
     words = sum(len(m["content"].split()) for m in llm.prompts[0])
     assert a.usage == [{"step": "sql", "prompt_tokens": words, "completion_tokens": 10}]

@@ -191,7 +191,7 @@ def test_ledger_question_without_a_ledger_says_so(demo_dir, demo):
     "question",
     ["Why is the safety stock of product 42 so high?", "안전재고가 왜 높아?", "hello", "What does WAPE mean?", "store 99 sales last week"],
 )
-def test_no_template_for_descriptive_or_unknown(demo, question):
+def test_no_template_for_untemplated_topics_or_unknown_ids(demo, question):
     assert match_template(question, extract_entities(question, demo), demo) is None
 
 
@@ -241,14 +241,8 @@ def test_max_single_day_within_a_period_and_smallest_day(engine, demo):
     assert (row["Date"], row["day_qty"]) == (want[0], pytest.approx(want[1]))
 
 
-@pytest.mark.parametrize("question", [
-    "유가 데이터는 어떤 테이블에 있나요?",
-    "Which table has the oil price?",
-    "What are the columns of the sales table?",
-    "판매 테이블의 컬럼은 무엇인가요?",
-    "Which store sold the most of product 3 in a single day?",
-])
-def test_no_template_for_schema_or_unhandled_intent(demo, question):
+def test_no_template_for_a_per_store_single_day_peak(demo):
+    question = "Which store sold the most of product 3 in a single day?"  # text-to-SQL works it out
     assert match_template(question, extract_entities(question, demo), demo) is None
 
 
@@ -277,3 +271,14 @@ def test_which_store_most_visits_is_a_ranking_not_the_chain_total(engine, demo, 
          .sort(["CustomerCount", "Store_ID"], descending=[True, False]).head(5))
     rows = engine.run(m.sql).rows
     assert [(r["Store_ID"], r["total_customers"]) for r in rows] == list(zip(f["Store_ID"].to_list(), f["CustomerCount"].to_list()))
+
+
+@pytest.mark.parametrize("question", ["Monthly customer visits of store 44 in 2016", "44번 매장 2016년 월별 고객 수"])
+def test_customer_visits_per_month_share_the_per_group_builder_with_sales(engine, demo, question):
+    m = match_template(question, extract_entities(question, demo), demo, engine.allowed_tables)
+    assert m.name == "customers_compare" and "FROM visits" in m.sql
+    f = (demo.visits.filter((pl.col("Store_ID") == 44) & pl.col("Date").is_between(*Y2016))
+         .group_by(pl.col("Date").dt.month_start()).agg(pl.col("CustomerCount").sum()).sort("Date"))
+    rows = engine.run(m.sql).rows
+    want = [(d.isoformat(), c) for d, c in zip(f["Date"].to_list(), f["CustomerCount"].to_list())]
+    assert [(r["month"], r["total_customers"]) for r in rows] == want

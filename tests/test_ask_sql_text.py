@@ -1,4 +1,4 @@
-"""Text-to-SQL: the prompt, reading SQL out of a model reply, and which questions are numeric."""
+"""Text-to-SQL: the prompt and reading SQL out of a model reply."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from engine.ask.entities import extract_entities
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL, check_sql
-from engine.ask.text_to_sql import (FEW_SHOT, PROMPT_TOKEN_BUDGET, TABLE_NOTES, build_sql_prompt, extract_sql, is_numeric_question,
+from engine.ask.text_to_sql import (FEW_SHOT, PROMPT_TOKEN_BUDGET, TABLE_NOTES, build_sql_prompt, extract_sql,
                                     messages_tokens)
 
 
@@ -89,6 +89,7 @@ def test_few_shot_examples_pass_the_guard_and_are_right(engine, demo):
         ("SELECT Store_ID FROM stores; This lists the stores.", "SELECT Store_ID FROM stores;"),
         ("Sure! select a\nfrom b\n\nThis selects a.", "select a\nfrom b"),
         ("```sql\nSELECT 1; DROP TABLE sales\n```", "SELECT 1; DROP TABLE sales"),  # kept whole: the guard refuses it
+        ("SELECT 1;\nDROP TABLE sales\n\nDone, it drops.", "SELECT 1;\nDROP TABLE sales"),  # the prose goes, not the DROP
     ],
 )
 def test_extract_sql(reply, sql):
@@ -101,22 +102,3 @@ def test_extract_sql_refuses_replies_without_sql(engine):
             extract_sql(reply)
     with pytest.raises(UnsafeSQL):
         engine.run(extract_sql("```sql\nSELECT 1; DROP TABLE sales\n```"))
-
-
-@pytest.mark.parametrize(
-    "question, numeric",
-    [
-        ("What did store 44 sell of product 3 last week?", True),
-        ("3월 12번 상품 발주량 합계는?", True),
-        ("Top 5 stores in 2016", True),
-        ("지난주 44번 매장 고객수", True),
-        ("What was the oil price on 2017-03-01?", True),
-        ("Why is the safety stock of product 42 so high?", False),
-        ("안전재고가 왜 높아?", False),
-        ("What does WAPE mean?", False),
-        ("How does the forecasting model work?", False),
-        ("Why did store 44 sell so much, and how many units was it?", True),
-    ],
-)
-def test_is_numeric_question(demo, question, numeric):
-    assert is_numeric_question(question, extract_entities(question, demo)) is numeric

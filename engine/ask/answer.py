@@ -1,9 +1,9 @@
-"""Answer a question about the data: entities -> route -> SQL and/or retrieval -> answer, in the question's
-language (Korean or English). Numbers come from the data, never from the model:
+"""Answer a question about the data: entities -> route (decided once, in ``route``) -> SQL and/or
+retrieval -> answer, in the question's language (Korean or English). Numbers come from the data, never
+from the model:
 
 - numeric questions: SQL (a vetted template, else SQL written by the model through the guard); the
-  sentence quoting the rows is written by code. ``phrase=True`` lets a model phrase it too, kept only
-  when every number it writes is in the rows (checked before it is shown);
+  sentence quoting the rows is written by code;
 - descriptive questions: retrieval; the top passages are quoted to the model as untrusted data and
   cited (without a model they are the answer); "both": numbers from SQL, context from passages.
 """
@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 
 from engine.ask.backends import BackendError, make_backend
 from engine.ask.cache import AnswerCache, append_log, cache_key
-from engine.ask.entities import extract_entities
+from engine.ask.entities import Entities, extract_entities
 from engine.ask.index import AskIndex, update_index
 from engine.ask.retrieval import ABOUT_DOCUMENTS, retrieve
 from engine.ask.sql_engine import SqlEngine
 from engine.ask.sql_guard import UnsafeSQL
 from engine.ask.templates import match_template
-from engine.ask.text_to_sql import (SQL_MAX_TOKENS, SQL_STOP, build_sql_prompt, extract_sql, is_numeric_question,
-                                    messages_tokens)
+from engine.ask.text_to_sql import SQL_MAX_TOKENS, SQL_STOP, build_sql_prompt, extract_sql, messages_tokens
 from engine.data.storage import state_dir, state_stamp
 
 MAX_QUESTION_CHARS = 1000
@@ -37,19 +36,25 @@ TOP_K = 5
 RAG_PROMPT_TOKEN_BUDGET = 480  # the whole RAG prompt (Qwen2.5 tokens, estimated): docs/benchmarks.md
 PASSAGE_CHARS = 260  # at most this much of one passage goes into the prompt (the page shows it whole)
 RAG_MAX_TOKENS = 100  # ~3 short sentences; a reply cut there ends at its last full sentence
-PHRASE_MAX_TOKENS = 100
 STOPWORDS = set("""a an the of in on at to for from by and or is are was were be been do does did what which who whom
 how when where why this that these those it its me my our your their there tell about give show please can could would
 should much many than then with into as has have had any some all per""".split())
-EXPLAIN = re.compile(r"\b(why|explain|reason|how come)\b|왜|이유|설명|원인", re.I)
-# "how is X calculated", "what does X mean", "어떻게 계산하나요": a method or a meaning, not a number
-METHOD = re.compile(r"\bhow (?:is|are|do|does|did|was|were)\b.*\b(?:calculat|comput|determin|decid|chos|work|made|set)"
-                    r"|\bwhat (?:does|do|is meant)\b.*\bmean|\bdefin|어떻게|무엇인|뭔가요|뭐예요|의미|뜻", re.I)
-HOW_MUCH = re.compile(r"how many|how much|얼마|몇", re.I)
-# questions about what documents, notes or policies say, about the tables themselves, or about the
-# time of day things happen: retrieval answers them, never SQL
-NOT_NUMBERS = re.compile(r"\b(?:columns?|fields?|schema|tables?)\b|테이블|컬럼|칼럼|스키마|필드"
-                         r"|몇\s*시|what time|\bwhen (?:do|does|is|are)\b", re.I)
+# The route's words, matched on the question and its English terms (so a Korean word the glossary
+# translates is listed only in English). A number, ranking or dated value: SQL answers.
+NUMERIC = re.compile(r"(?<![a-z])(?:how many|how much|number of|total|sum|average|avg|mean|median|count|top|bottom"
+                     r"|most|least|highest|lowest|max|min|rank|best|worst|per day|daily|weekly|monthly|by day|by week"
+                     r"|by month|what was|what were|which store|which product|which day|when did|compare|difference"
+                     r"|percent|share|growth|increase|decrease|units|qty|quantity|sold|sell|sales|price|lead time"
+                     r"|customers)|몇|가장|제일|차이|비율|언제")
+# a meaning, a method or a reason: retrieval answers, unless the question also asks how many / how much
+DESCRIBE = re.compile(r"(?<![a-z])(?:why|explain|what does|what is a|meaning|defin|how to|how do i|how does"
+                      r"|what (?:do|is meant)\b.*\bmean|how (?:is|are|do|did|was|were)\b.*\b(?:calculat|comput|determin"
+                      r"|decid|chos|work|made|set))|이유|설명|의미|뜻|어떻게|방법|무엇인|뭔가요|뭐예요")
+HOW_MUCH = re.compile(r"how many|how much|몇")
+# the tables themselves, or the time of day things happen: the data dictionary answers, never SQL
+NOT_NUMBERS = re.compile(r"\b(?:columns?|fields?|schema|tables?)\b|테이블|컬럼|칼럼|스키마|필드|열 이름"
+                         r"|몇\s*시|what time|\bwhen (?:do|does|is|are)\b")
+EXPLAIN = re.compile(r"\b(?:why|explain|reason|how come)\b|이유|설명|원인")  # a number and why: SQL and passages
 # a request to change the data: Ask only reads, and says so instead of answering something else
 WRITE = re.compile(r"\b(?:delete|truncate|insert|update|alter)\b|\bremove (?:all|the|every)\b|\bset (?:every|all|the)\b"
                    r".*\bto\b|\bdrop (?:the |all |every |a )?(?:tables?|sales|data|rows?|columns?|stores?|products?)\b"
@@ -156,13 +161,25 @@ def unsupported_numbers(text: str, allowed: set[str]) -> set[str]:
     return {n for n in numbers_in(text) if n not in allowed and n not in {f"{i:.2f}" for i in range(11)}}
 
 
+def route(question: str, entities: Entities) -> str:
+    """How a question is answered, decided here only: "refused" (it asks to change the data), "sql" (a
+    number, ranking or dated value), "both" (a number and why) or "rag" (documents, meanings, methods,
+    the tables themselves)."""
+    if WRITE.search(question):
+        return "refused"
+    text = f"{question} {entities.normalized}".lower()
+    numeric = NUMERIC.search(text) or (entities.start and (entities.stores or entities.products))
+    describes = DESCRIBE.search(text) and not HOW_MUCH.search(text)
+    if not numeric or describes or NOT_NUMBERS.search(text) or ABOUT_DOCUMENTS.search(question):
+        return "rag"
+    return "both" if EXPLAIN.search(text) else "sql"
+
+
 # --------------------------------------------------------------------------------------- sentences
-def _cell(column: str, value) -> str:
-    return str(value) if column.lower() == "year" else format_value(value)  # 2016, not 2,016
-
-
-def _label(column: str, language: str) -> str:
-    return COLUMN_WORDS_KO.get(column.lower(), column) if language == "ko" else column.replace("_", " ")
+def _cells(row: dict, columns: list[str], language: str) -> list[tuple[str, str]]:
+    """(column in words, value as code writes it) of one row: Korean words in a Korean answer, a year as 2016."""
+    return [(COLUMN_WORDS_KO.get(c.lower(), c) if language == "ko" else c.replace("_", " "),
+             str(row[c]) if c.lower() == "year" else format_value(row[c])) for c in columns]
 
 
 def result_sentence(description: str, columns: list[str], rows: list[dict], language: str,
@@ -173,13 +190,12 @@ def result_sentence(description: str, columns: list[str], rows: list[dict], lang
     if not rows:
         return f"{head}: 조건에 맞는 데이터가 없습니다." if ko else f"{head}: no rows match."
     cols = columns or list(rows[0])
-    if len(rows) == 1 and len(cols) == 1:
-        return f"{head}: **{_cell(cols[0], rows[0][cols[0]])}**"
     if len(rows) == 1:
-        return f"{head}: " + ", ".join(f"{_label(c, language)} **{_cell(c, rows[0][c])}**" for c in cols)
+        cells = _cells(rows[0], cols, language)
+        return f"{head}: " + (f"**{cells[0][1]}**" if len(cols) == 1 else ", ".join(f"{k} **{v}**" for k, v in cells))
     lines = [f"{head} ({len(rows)}{'+' if truncated else ''} {'행' if ko else 'rows'}):"]
     for i, row in enumerate(rows[:10], 1):
-        lines.append(f"{i}. " + ", ".join(f"{_label(c, language)} {_cell(c, row[c])}" for c in cols))
+        lines.append(f"{i}. " + ", ".join(f"{k} {v}" for k, v in _cells(row, cols, language)))
     if len(rows) > 10:
         lines.append(f"… 외 {len(rows) - 10}행 (표 참조)" if ko else f"… and {len(rows) - 10} more rows (see the table)")
     return "\n".join(lines)
@@ -253,15 +269,6 @@ def rag_messages(question: str, passages: list[dict], language: str, facts: str 
         focused = focused[:-1]
 
 
-def phrase_messages(question: str, facts: str, language: str) -> list[dict]:
-    system = ("You turn a database result into a short answer. Use only the numbers in the result, copied exactly as "
-              "written (same digits and commas); never round, convert or compute. "
-              f"Answer in {_say('language', language)} in one or two sentences."
-              + (" 반드시 한국어로 답하세요." if language == "ko" else ""))
-    return [{"role": "system", "content": system},
-            {"role": "user", "content": f"Question: {question}\nResult:\n{facts}\nAnswer:"}]
-
-
 def _clip(text: str, n: int) -> str:
     text = text.strip()
     return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " …"
@@ -317,12 +324,8 @@ def ask(question: str, data_folder, backend="local", **settings) -> Answer:
 
 
 def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_K, use_cache: bool = True,
-               log: bool = True, phrase: bool = False, **settings) -> Iterator[str | Answer]:
+               log: bool = True, **settings) -> Iterator[str | Answer]:
     """Yield text pieces of the answer as they come, then the final :class:`Answer`.
-
-    ``phrase``: also let the model write a sentence around a text-to-SQL result (a second model call,
-    number-checked). Off by default: the sentence quoting the rows is written by code, so one model
-    call (the SQL) is enough and the answer comes about twice as fast.
 
     The final Answer's text is authoritative: when a model's reply fails the number check it
     replaces what was streamed (the page redraws it).
@@ -348,7 +351,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
         entities = extract_entities(question, ds)
         answer = Answer(answer="", route="", sql=None, rows=[], sources=[], backend=name, seconds=0.0, model=model,
                         language=entities.language or "en")
-        if not (yield from _compose(question, entities, ds, engine, llm, answer, data_folder, top_k, phrase)):
+        if not (yield from _compose(question, entities, ds, engine, llm, answer, data_folder, top_k)):
             yield answer.answer
     answer.seconds = time.perf_counter() - t0
     if cache is not None and not answer.cached and not answer.notes:
@@ -373,21 +376,16 @@ def _identity(llm) -> tuple[str, str | None]:
     return llm.name, f"{model}@{host}" if host else model
 
 
-def _compose(question, entities, ds, engine, llm, answer: Answer, data_folder, top_k, phrase):
+def _compose(question, entities, ds, engine, llm, answer: Answer, data_folder, top_k):
     """Fill ``answer``; yields the pieces of a streamed model reply and returns whether it streamed any."""
     language = answer.language
-    if WRITE.search(question):
-        answer.route, answer.answer = "refused", _say("refused", language)
+    answer.route = route(question, entities)
+    if answer.route == "refused":
+        answer.answer = _say("refused", language)
         return False
-    method = METHOD.search(question) and not HOW_MUCH.search(question)
-    numeric = (is_numeric_question(question, entities) and not method and not ABOUT_DOCUMENTS.search(question)
-               and not NOT_NUMBERS.search(question))
-    answer.route = ("both" if EXPLAIN.search(question) else "sql") if numeric else "rag"
-    facts = _numbers(question, entities, ds, engine, llm, answer) if numeric else None
+    facts = _numbers(question, entities, ds, engine, llm, answer) if answer.route != "rag" else None
     if answer.route == "sql":  # no valid query: say so, instead of answering a different question
-        text = facts or (_say("no_query", language) + " ".join(answer.notes)).strip()
-        use_model = facts and answer.template is None and llm is not None and phrase
-        answer.answer = _checked_phrase(llm, question, facts, answer) if use_model else text
+        answer.answer = facts or (_say("no_query", language) + " ".join(answer.notes)).strip()
         return False
     passages = _passages(question, entities, ds, answer, data_folder, top_k)
     if llm is None:
@@ -477,11 +475,11 @@ def _passages(question, entities, ds, answer: Answer, data_folder, top_k) -> lis
         found = []
     for p in found:
         meta = dict(getattr(p, "metadata", None) or {})
-        flag = {"flagged": True} if meta.get("instructs") else {}
-        answer.passages.append({"id": p.id, "title": p.title, "score": round(float(p.score), 4), "text": p.text,
-                                "metadata": meta, **flag})
-        answer.sources.append({"id": p.id, "title": p.title, "score": round(float(p.score), 4), **flag})
-        if flag:
+        source = {"id": p.id, "title": p.title, "score": round(float(p.score), 4)}
+        source |= {"flagged": True} if meta.get("instructs") else {}
+        answer.sources.append(source)
+        answer.passages.append({**source, "text": p.text, "metadata": meta})
+        if meta.get("instructs"):
             answer.notes.append(_say("flagged", answer.language, t=p.title))
     return answer.passages
 
@@ -500,18 +498,3 @@ def _record_usage(llm, answer: Answer, step: str) -> None:
     if isinstance(usage, dict):
         answer.usage.append({"step": step, "prompt_tokens": int(usage.get("prompt_tokens") or 0),
                              "completion_tokens": int(usage.get("completion_tokens") or 0)})
-
-
-def _checked_phrase(llm, question: str, facts: str, answer: Answer) -> str:
-    """A model's phrasing of a SQL result, kept only if every number in it is in the rows."""
-    try:
-        reply = llm.chat(phrase_messages(question, facts, answer.language), max_tokens=PHRASE_MAX_TOKENS, stream=False)
-    except BackendError as exc:
-        answer.notes.append(str(exc))
-        return facts
-    _record_usage(llm, answer, "phrase")
-    key_numbers = numbers_in(facts) - numbers_in(question)
-    if not reply or unsupported_numbers(reply, allowed_numbers(answer.rows, question, facts)) or (
-            key_numbers and not (numbers_in(reply) & key_numbers)):
-        return facts
-    return reply.strip() + "\n\n" + facts

@@ -1,5 +1,7 @@
 """Stores, products and the period a question names (English or Korean).
 
+Dictionary first: the question is read in its glossary English (``apply_glossary``: "44번 매장" ->
+"store 44", "2016년 3월" -> "2016-03", "지난주" -> "last week"), so the patterns here are English only.
 Periods are relative to the LAST DAY OF THE DATA, never today's date: the data's last day is
 "yesterday" (its close is the latest one known), "last week" is the last full Monday-Sunday week
 before the week that follows it, "last month" the last full calendar month, "March"/"3월" the latest
@@ -15,17 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from engine.ask.glossary import (
-    PRODUCT_KO_AFTER,
-    PRODUCT_KO_BEFORE,
-    STORE_KO_AFTER,
-    STORE_KO_BEFORE,
-    MONTHS_EN,
-    apply_glossary,
-    first_group,
-    is_korean,
-    product_terms,
-)
+from engine.ask.glossary import MONTHS_EN, apply_glossary, is_korean, product_terms
 
 
 @dataclass
@@ -50,24 +42,22 @@ _MONTH_RE = "|".join(sorted(_MONTH_WORDS, key=len, reverse=True))
 _NUM_LIST = r"#?\d+(?:\s*(?:,|and|&|or|/|및|과|와)\s*#?\d+)*"
 _STORE_EN = re.compile(rf"\b(?:stores?|shops?|branch(?:es)?)\s*(?:#|no\.?|number|id)?\s*({_NUM_LIST})", re.I)
 _PRODUCT_EN = re.compile(rf"\b(?:products?|items?|skus?)\s*(?:#|no\.?|number|id)?\s*({_NUM_LIST})", re.I)
-_TOP_N = re.compile(r"\b(?:top|best|bottom|worst)\s*(\d{1,3})\b|(?:상위|하위)\s*(\d{1,3})|(\d{1,3})\s*(?:위까지|개\s*(?:상품|매장)|곳)", re.I)
+_TOP_N = re.compile(r"\b(?:top|best|bottom|worst)\s*(\d{1,3})\b|(?:상위|하위)\s*(\d{1,3})"
+                    r"|(\d{1,3})\s*(?:위까지|개\s*(?:상품|매장)|곳)", re.I)
 
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
-_KO_DATE = re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일")
 _EN_DATE_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s*(\d{{4}}))?\b", re.I)
 _EN_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s*(\d{{4}}))?\b", re.I)
-_KO_MD = re.compile(r"(?<![\d년])(\d{1,2})\s*월\s*(\d{1,2})\s*일")
 _ISO_MONTH = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})(?![\d\-/.])")
-_KO_YM = re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월")
 _EN_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE})\.?(?:\s+of)?,?\s+(\d{{4}})\b", re.I)
 _EN_MONTH = re.compile(rf"\b(?:in\s+|during\s+|for\s+|of\s+)?({_MONTH_RE})\b", re.I)
-_KO_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s*월(?!\s*\d)")
-_YEAR = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})(?:\s*년)?(?![\d\-/]|\.\d)")  # "in 2016." is a year
-_QUANTITY_AFTER = re.compile(r"\s*(?:units?|pcs|pieces|items?|customers?|visits?|orders?|boxes|packs?|usd|dollars?|\$|%|개|명|건|원|달러|박스|팩|회)", re.I)
-_QUANTITY_BEFORE = re.compile(r"(?:than|over|under|above|below|least|most|exceed(?:s|ed)?|[<>=$]|이상|이하|초과|미만)\s*$", re.I)
-_QUARTER = re.compile(r"\bq([1-4])(?:\s*(\d{4}))?\b|(?:(\d{4})\s*년\s*)?([1-4])\s*분기", re.I)
-_LAST_N_DAYS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b|최근\s*(\d{1,4})\s*일", re.I)
-_LAST_N_WEEKS = re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+weeks?\b|최근\s*(\d{1,3})\s*주", re.I)
+_YEAR = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})(?![\d\-/]|\.\d)")  # "in 2016." is a year
+_QUANTITY_AFTER = re.compile(r"\s*(?:units?|pcs|pieces|items?|customers?|visits?|orders?|boxes|packs?|usd|dollars?"
+                             r"|\$|%|개|명|건|원|달러|박스|팩|회)", re.I)
+_QUANTITY_BEFORE = re.compile(r"(?:than|over|under|above|below|least|most|exceed(?:s|ed)?|[<>=$]|이상|이하|초과|미만)\s*$",
+                              re.I)
+_QUARTER = re.compile(r"(?:(\d{4})\s+)?\bq([1-4])\b(?:\s*(\d{4}))?", re.I)
+_LAST_N = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+(day|week)s?\b", re.I)
 
 
 def product_name(ds, product: int) -> str | None:
@@ -104,7 +94,8 @@ def _blank(text: str, start: int, end: int) -> str:
 
 
 def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | None, str]:
-    """(start, end, label) of the period named in ``text`` (English or Korean) relative to ``last``."""
+    """(start, end, label) of the period named in ``text`` (English: Korean goes through the glossary
+    first, as in ``extract_entities``) relative to ``last``."""
     today = last + dt.timedelta(days=1)  # the morning after the data's last close
     week = today - dt.timedelta(days=today.weekday())
     before = today.replace(day=1) - dt.timedelta(days=1)
@@ -116,41 +107,35 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
         return _month_range(last.year if month <= last.month else last.year - 1, month)
 
     def quarter(m):
-        q, year = int(m.group(1) or m.group(4)), m.group(2) or m.group(3)
+        q, year = int(m.group(2)), m.group(1) or m.group(3)
         y = int(year) if year else (last.year if (q - 1) * 3 + 1 <= last.month else last.year - 1)
         return dt.date(y, (q - 1) * 3 + 1, 1), _month_range(y, q * 3)[1], f"Q{q} {y}"
 
     def year(m):
         around = m.string[max(0, m.start() - 12): m.start()], m.string[m.end(): m.end() + 12]
-        if _QUANTITY_AFTER.match(around[1]) or _QUANTITY_BEFORE.search(around[0]):
+        if not around[0].endswith("in ") and (_QUANTITY_AFTER.match(around[1]) or _QUANTITY_BEFORE.search(around[0])):
             return None  # "more than 2000 units" is a quantity, not a year
         return dt.date(int(m.group(1)), 1, 1), dt.date(int(m.group(1)), 12, 31), m.group(1)
 
     rules = [  # most specific first: what a rule matched is blanked out for the rules after it
-        (_ISO_DATE, lambda m: _day(*m.groups())), (_KO_DATE, lambda m: _day(*m.groups())),
+        (_ISO_DATE, lambda m: _day(*m.groups())),
         (_EN_DATE_MDY, lambda m: _latest_day(month_word(m, 1), m.group(2), last, m.group(3))),
         (_EN_DATE_DMY, lambda m: _latest_day(month_word(m, 2), m.group(1), last, m.group(3))),
-        (_KO_MD, lambda m: _latest_day(m.group(1), m.group(2), last)),
         (_ISO_MONTH, lambda m: _month_range(int(m.group(1)), int(m.group(2)))),
-        (_KO_YM, lambda m: _month_range(int(m.group(1)), int(m.group(2)))),
         (_EN_MONTH_YEAR, lambda m: _month_range(int(m.group(2)), month_word(m, 1))),
         (_QUARTER, quarter),
-        (r"\blast\s+week\b|\bprevious\s+week\b|지난\s*주|전주|저번\s*주",
+        (r"\b(?:last|previous) week\b",
          lambda m: (week - dt.timedelta(days=7), week - dt.timedelta(days=1), "last week")),
-        (r"\bthis\s+week\b|이번\s*주|금주", lambda m: (last - dt.timedelta(days=last.weekday()), last, "this week")),
-        (r"\blast\s+month\b|\bprevious\s+month\b|지난\s*달|전월|저번\s*달",
-         lambda m: (*_month_range(before.year, before.month)[:2], "last month")),
-        (r"\bthis\s+month\b|이번\s*달|금월", lambda m: (last.replace(day=1), last, "this month")),
-        (r"\blast\s+year\b|\bprevious\s+year\b|작년|지난\s*해|전년",
+        (r"\bthis week\b", lambda m: (last - dt.timedelta(days=last.weekday()), last, "this week")),
+        (r"\b(?:last|previous) month\b", lambda m: (*_month_range(before.year, before.month)[:2], "last month")),
+        (r"\bthis month\b", lambda m: (last.replace(day=1), last, "this month")),
+        (r"\b(?:last|previous) year\b",
          lambda m: (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31), "last year")),
-        (r"\bthis\s+year\b|올해|금년", lambda m: (dt.date(last.year, 1, 1), last, "this year")),
-        (r"\byesterday\b|어제|\blast\s+day\b", lambda m: (last, last, "yesterday (the data's last day)")),
-        (r"\btoday\b|오늘", lambda m: (last, last, "today (the data's last day)")),
-        (_LAST_N_DAYS, lambda m: (last - dt.timedelta(days=int(m.group(1) or m.group(2)) - 1), last,
-                                  f"last {m.group(1) or m.group(2)} days")),
-        (_LAST_N_WEEKS, lambda m: (last - dt.timedelta(days=7 * int(m.group(1) or m.group(2)) - 1), last,
-                                   f"last {m.group(1) or m.group(2)} weeks")),
-        (_KO_MONTH, lambda m: latest_month(int(m.group(1)))),
+        (r"\bthis year\b", lambda m: (dt.date(last.year, 1, 1), last, "this year")),
+        (r"\byesterday\b|\blast day\b", lambda m: (last, last, "yesterday (the data's last day)")),
+        (r"\btoday\b", lambda m: (last, last, "today (the data's last day)")),
+        (_LAST_N, lambda m: (last - dt.timedelta(days=int(m.group(1)) * (7 if m.group(2) == "week" else 1) - 1), last,
+                             f"last {m.group(1)} {m.group(2)}s")),
         (_EN_MONTH, lambda m: None if m.group(0) == "may" else latest_month(month_word(m, 1))),  # "may": the verb
         (_YEAR, year),
     ]
@@ -170,15 +155,13 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
 def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities:
     """Stores, products, period (relative to the data's last day, ``last`` when there is no ``ds``) and
     language of ``question``."""
-    text = question or ""
-    stores: list[int] = []
-    products: list[int] = []
-    for regex, target in ((STORE_KO_AFTER, stores), (PRODUCT_KO_AFTER, products), (STORE_KO_BEFORE, stores),
-                          (PRODUCT_KO_BEFORE, products), (_STORE_EN, stores), (_PRODUCT_EN, products)):
+    normalized = apply_glossary(question or "")
+    text, stores, products = normalized, [], []
+    for regex, target in ((_STORE_EN, stores), (_PRODUCT_EN, products)):
         for m in list(regex.finditer(text)):
-            target.extend(int(n) for n in re.findall(r"\d+", first_group(m)))
+            target.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
             text = _blank(text, *m.span())  # ids are not periods, names or other ids
-    # product names from the data (English SubCategory and Korean names), longest first
+    # product names from the data, longest first (a Korean name arrives as its English one)
     terms, rest = product_terms(getattr(ds, "products", None)), text.lower()
     for name in sorted(terms, key=len, reverse=True):
         pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if re.match(r"[a-z0-9]", name) else re.escape(name)
@@ -195,6 +178,6 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
         known_products = set(int(p) for p in ds.products["Product_ID"].to_list())
     top = next((int(next(g for g in m.groups() if g)) for m in _TOP_N.finditer(question or "")), None)
     return Entities(stores=stores, products=products, start=start, end=end, period_label=label, top_n=top,
-                    language="ko" if is_korean(question or "") else "en", normalized=apply_glossary(question or ""),
+                    language="ko" if is_korean(question or "") else "en", normalized=normalized,
                     unknown_stores=[s for s in stores if s not in known_stores],
                     unknown_products=[p for p in products if p not in known_products])

@@ -2,7 +2,7 @@
 
 ``apply_glossary(text)`` rewrites a Korean question into English terms (ids like "44번 매장" -> "store 44",
 dates, then ``GLOSSARY`` terms longest first: fixed retail / KPI words and the Korean names of the
-usual product families), so retrieval and the SQL prompt see the same words whatever the language.
+usual product families), so entities, retrieval and the SQL prompt read the same words in both languages.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ TERMS: dict[str, str] = {
     "이번 주": "this week", "이번주": "this week", "금주": "this week",
     "지난달": "last month", "지난 달": "last month", "전월": "last month", "저번 달": "last month", "저번달": "last month",
     "이번 달": "this month", "이번달": "this month", "금월": "this month",
-    "작년": "last year", "지난해": "last year", "전년": "last year", "올해": "this year", "금년": "this year",
+    "작년": "last year", "지난해": "last year", "지난 해": "last year", "전년": "last year", "올해": "this year", "금년": "this year",
     "어제": "yesterday", "오늘": "today", "일별": "by day", "일자별": "by day", "날짜별": "by day",
     "주별": "by week", "주간": "weekly", "월별": "by month", "월간": "monthly", "연도별": "by year", "연간": "yearly",
     "기간": "period", "최근": "last",
@@ -85,7 +85,6 @@ PRODUCT_KO_BEFORE = re.compile(r"(?:상품|제품|품목)\s*(?:번호\s*)?#?(\d+
 _YMD_KO = re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월(?:\s*(\d{1,2})\s*일)?")
 _MD_KO = re.compile(r"(?<!\d)(\d{1,2})\s*월(?:\s*(\d{1,2})\s*일)?")
 _Y_KO = re.compile(r"(\d{4})\s*년")
-_TOPN_KO = re.compile(r"(?:상위|top)\s*(\d+)\s*(?:개|위|곳)?", re.I)
 
 
 def first_group(m) -> str:
@@ -97,18 +96,12 @@ def is_korean(text: str) -> bool:
 
 
 def product_terms(products=None) -> dict[str, int]:
-    """Lower-cased product name (EN SubCategory and its Korean names) -> Product_ID, from the data."""
+    """Lower-cased product name (``SubCategory``) -> Product_ID, from the data (a Korean name reaches it
+    through the glossary, which writes the English one)."""
     out: dict[str, int] = {}
-    if products is None:
-        return out
-    for row in products.select("Product_ID", "SubCategory").iter_rows(named=True):
-        name = str(row["SubCategory"] or "").strip()
-        if not name:
-            continue
-        pid = int(row["Product_ID"])
-        out.setdefault(name.lower(), pid)
-        for ko in PRODUCT_KO.get(name.upper(), ()):
-            out.setdefault(ko.lower(), pid)
+    for row in products.select("Product_ID", "SubCategory").iter_rows(named=True) if products is not None else ():
+        if name := str(row["SubCategory"] or "").strip().lower():
+            out.setdefault(name, int(row["Product_ID"]))
     return out
 
 
@@ -118,16 +111,20 @@ def apply_glossary(text: str) -> str:
         return ""
     out = text
     if is_korean(out):
-        out = _YMD_KO.sub(lambda m: f" {m.group(1)}-{int(m.group(2)):02d}" + (f"-{int(m.group(3)):02d} " if m.group(3) else " "), out)
-        out = _MD_KO.sub(lambda m: f" {MONTHS_EN[int(m.group(1)) - 1]}" + (f" {int(m.group(2))} " if m.group(2) else " ")
-                         if 1 <= int(m.group(1)) <= 12 else m.group(0), out)
-        out = _Y_KO.sub(lambda m: f" {m.group(1)} ", out)
+        out = _YMD_KO.sub(lambda m: f" {m.group(1)}-{int(m.group(2)):02d}"
+                          + (f"-{int(m.group(3)):02d} " if m.group(3) else " "), out)
+        # "3월" -> "in March" (a bare "May" would read as the verb), "3월 5일" -> "March 5"
+        out = _MD_KO.sub(lambda m: m.group(0) if not 1 <= int(m.group(1)) <= 12 else
+                         f" {MONTHS_EN[int(m.group(1)) - 1]} {int(m.group(2))} " if m.group(2) else
+                         f" in {MONTHS_EN[int(m.group(1)) - 1]} ", out)
+        out = _Y_KO.sub(lambda m: f" in {m.group(1)} ", out)  # "in 2016": a year, not a quantity
         out = STORE_KO_AFTER.sub(lambda m: f" store {first_group(m)} ", out)
         out = PRODUCT_KO_AFTER.sub(lambda m: f" product {first_group(m)} ", out)
         out = STORE_KO_BEFORE.sub(lambda m: f" store {m.group(1)} ", out)
         out = PRODUCT_KO_BEFORE.sub(lambda m: f" product {m.group(1)} ", out)
-        out = _TOPN_KO.sub(lambda m: f" top {m.group(1)} ", out)
-        out = re.sub(r"최근\s*(\d+)\s*일", lambda m: f" last {m.group(1)} days ", out)
+        out = re.sub(r"최근\s*(\d+)\s*(일|주)", lambda m: f" last {m.group(1)} {'days' if m.group(2) == '일' else 'weeks'} ",
+                     out)
+        out = re.sub(r"([1-4])\s*분기", r" Q\1 ", out)
         out = _GLOSSARY_RE.sub(lambda m: f" {GLOSSARY[m.group(0)]} ", out)
         # particles left dangling after a translated word ("store 44 의", "sum 는")
         out = re.sub(r"(?<=[A-Za-z0-9)])\s*(?:은|는|이|가|을|를|의|에서|에|으로|로|과|와|도|만|까지|부터|별)(?=\s|$|[?.!,])", " ", out)

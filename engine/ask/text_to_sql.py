@@ -28,12 +28,14 @@ TABLE_NOTES = {
     "sales": "units sold (Qty) per store, product and day",
     "products": "SubCategory is the product name; LeadTime days from order to arrival; Price per unit",
     "stores": "store master",
-    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); not purchase orders",
+    "visits": "CustomerCount = customer visits of one store on one day (sum it over days or stores); "
+              "not purchase orders",
     "oil_price": "WTI oil price, USD per barrel, only on the days it was quoted (an average says over how many: "
                  "count(*) AS days); the price on a day without a row is the last quote before it",
     "order_lines": "confirmed purchase order lines (final_qty units ordered), the latest confirmation of each "
                    "store_id and order_date",
-    "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, target_date)",
+    "forecasts": "demand forecasts of the latest nightly batch (forecast and actual units per store, product, "
+                 "target_date)",
 }
 # which tables a question is about (sales when it names none of the others)
 TABLE_WORDS = {
@@ -42,8 +44,8 @@ TABLE_WORDS = {
     "order_lines": r"\border|ledger|발주|주문",
     "forecasts": r"forecast|predict|예측",
     "products": r"(?<!oil )price|lead ?time|categor|subcategor|product name|가격|단가|리드|카테고리|분류",
-    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores|stores (?:are )?in\b(?!\s*\d)"
-              r"|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
+    "stores": r"\bcity|cities|\bstate|store type|region|how many (?:different )?stores|number of stores"
+              r"|stores (?:are )?in\b(?!\s*\d)|도시|지역|유형|매장(?:은|이)? 몇|매장 수",
     "sales": r"\bsold|\bsell|sales|판매|매출|팔",
 }
 # small text columns whose exact values go into the prompt (so a model writes State = 'TX', not 'Texas')
@@ -61,8 +63,8 @@ FEW_SHOT = [
     ({"oil_price"}, "Oil price on 2015-05-10?",
      "SELECT Date, WTI_Price FROM oil_price WHERE Date <= DATE '2015-05-10' ORDER BY Date DESC LIMIT 1"),
     ({"visits"}, "Top 3 stores by customer visits in May 2015?",
-     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' "
-     "GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
+     "SELECT Store_ID, sum(CustomerCount) AS visits FROM visits "
+     "WHERE Date BETWEEN DATE '2015-05-01' AND DATE '2015-05-31' GROUP BY Store_ID ORDER BY visits DESC LIMIT 3"),
     ({"sales"}, "How many units of product 3 did store 44 sell from 2017-03-20 to 2017-03-26?",
      "SELECT sum(Qty) AS total_qty FROM sales WHERE Store_ID = 44 AND Product_ID = 3 "
      "AND Date BETWEEN DATE '2017-03-20' AND DATE '2017-03-26'"),
@@ -74,19 +76,6 @@ FEW_SHOT = [
 # the closing fence may be missing: generation stops at it (SQL_STOP)
 _FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.I | re.S)
 _BARE = re.compile(r"(?is)\b((?:with\s+\w+\s+as\s*\(|select\s|from\s+\w+\s+select\s).*)")
-
-_NUMERIC = (
-    "how many", "how much", "number of", "total", "sum", "average", "avg", "mean", "median", "count", "top", "most", "least",
-    "highest", "lowest", "max", "min", "rank", "best", "worst", "per day", "daily", "weekly", "monthly", "by day", "by week",
-    "by month", "what was", "what were", "which store", "which product", "which day", "when did", "compare", "difference",
-    "percent", "share", "growth", "units", "qty", "quantity", "sold", "sell", "sales", "price", "lead time", "customers",
-    "얼마", "몇", "합계", "총", "평균", "최대", "최고", "최소", "최저", "상위", "하위", "순위", "가장", "제일", "비교", "차이",
-    "비율", "증가", "감소", "판매량", "발주량", "주문량", "고객수", "유가", "가격", "리드타임", "일별", "주별", "월별", "언제",
-)
-_DESCRIPTIVE = ("why", "explain", "what does", "what is a", "meaning", "define", "definition", "how does", "how do i", "how to",
-                "왜", "이유", "설명", "의미", "뜻", "어떻게", "방법")
-
-
 
 def messages_tokens(messages: list[dict]) -> int:
     """A conservative token count of chat messages without a tokenizer (Qwen2.5: ~3.5 ASCII characters a
@@ -151,30 +140,19 @@ def extract_sql(llm_text: str) -> str:
     raise UnsafeSQL("The model's reply contains no SELECT statement; ask the question again or rephrase it.")
 
 
-# words a statement or one of its clauses starts with: a paragraph or the text after a ";" that starts
-# otherwise is prose (kept SQL goes to the guard whole, so "SELECT 1; DROP TABLE sales" is refused)
-_SQL_WORDS = ("select from where group order limit having with join left right inner outer full cross union except "
-              "intersect and or on qualify window offset insert update delete drop create alter attach detach copy "
-              "pragma set reset install load call export import begin commit rollback use checkpoint vacuum describe "
-              "show summarize explain pivot unpivot prepare execute").split()
-_SQL_START = re.compile(rf"\s*(?:\(|\)|--|(?:{'|'.join(_SQL_WORDS)})\b)", re.I)
-
-
 def _trim(sql: str) -> str:
-    """The statement without trailing prose: the paragraphs and the text after a final ";" that do not
-    read as SQL are dropped."""
-    paragraphs = re.split(r"\n\s*\n", sql.strip().strip("`").strip())
-    end = next((i for i, p in enumerate(paragraphs) if i and not _SQL_START.match(p)), len(paragraphs))
-    out = "\n\n".join(paragraphs[:end]).strip()
-    m = re.match(r"(?s)(.*?;)(\s*[A-Za-z가-힣][^;]*)$", out)  # "SELECT ...; This query sums ..."
-    return (m.group(1) if m and not _SQL_START.match(m.group(2)) else out).strip()
+    """The statement without trailing prose: the longest run of its paragraphs, else of its ";"-ended
+    parts, that DuckDB's own parser reads (prose does not parse; a second statement does, so it stays
+    and the guard refuses it). A reply that never parses goes to the guard whole, which says why."""
+    import duckdb
 
-
-def is_numeric_question(question: str, entities: Entities) -> bool:
-    """True when the question asks for a number, ranking or dated value (SQL answers it)."""
-    text = f"{(question or '').lower()} {(entities.normalized or '').lower()}"
-    numeric = any(word in text for word in _NUMERIC)
-    descriptive = any(re.search(rf"(?<![a-z]){re.escape(w)}", text) if re.match("[a-z]", w) else w in text for w in _DESCRIPTIVE)
-    if descriptive and not re.search(r"how many|how much|얼마|몇", text):
-        return False
-    return numeric or bool(entities.start and (entities.stores or entities.products))
+    text = sql.strip().strip("`").strip()
+    paragraphs = re.split(r"\n\s*\n", text)
+    cuts = ["\n\n".join(paragraphs[:i]) for i in range(len(paragraphs), 0, -1)]
+    for cut in cuts + [text[: m.end()] for m in reversed(list(re.finditer(";", text)))]:
+        try:
+            duckdb.extract_statements(cut)
+            return cut.strip()
+        except duckdb.Error:
+            continue
+    return text
