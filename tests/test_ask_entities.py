@@ -117,3 +117,30 @@ def test_quantities_are_not_years(demo):
     assert (e.start, e.end) == (D(2017, 3, 20), D(2017, 3, 26))
     assert extract_entities("2017개 이상 팔린 날", demo).start is None
     assert find_period("sales in 2015", demo.end)[:2] == (D(2015, 1, 1), D(2015, 12, 31))
+
+
+def test_a_holiday_named_in_the_question_is_its_day(demo):
+    """"Black Friday 2015" is the day the data's holidays table gives that name in 2015, not the year 2015;
+    without a year, the latest one in the data."""
+    import polars as pl
+
+    days = demo.holidays.filter(pl.col("Holiday") == "Black Friday")["Date"].sort().to_list()
+    in_2015 = [d for d in days if d.year == 2015]
+    assert len(in_2015) == 1 and days[-1] <= demo.end
+    e = extract_entities("Sales of store 44 on Black Friday 2015", demo)
+    assert (e.start, e.end) == (in_2015[0], in_2015[0]) and "Black Friday" in e.period_label
+    e = extract_entities("2015년 Black Friday 44번 매장 판매량", demo)
+    assert (e.start, e.end) == (in_2015[0], in_2015[0])
+    latest = max(d for d in days if d <= demo.end)
+    assert (extract_entities("Black Friday sales of store 44", demo).start) == latest
+
+
+@pytest.mark.parametrize("question", ["store 44 sales in the last 3 months", "최근 3개월 44번 매장 판매량"])
+def test_last_n_months_end_on_the_data_s_last_day(demo, question):
+    e = extract_entities(question, demo)
+    end = demo.end
+    y, m = (end.year, end.month - 3) if end.month > 3 else (end.year - 1, end.month + 9)
+    import calendar
+
+    first = dt.date(y, m, min(end.day, calendar.monthrange(y, m)[1])) + dt.timedelta(days=1)
+    assert (e.start, e.end) == (first, end)

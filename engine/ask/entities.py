@@ -57,7 +57,7 @@ _QUANTITY_AFTER = re.compile(r"\s*(?:units?|pcs|pieces|items?|customers?|visits?
 _QUANTITY_BEFORE = re.compile(r"(?:than|over|under|above|below|least|most|exceed(?:s|ed)?|[<>=$]|이상|이하|초과|미만)\s*$",
                               re.I)
 _QUARTER = re.compile(r"(?:(\d{4})\s+)?\bq([1-4])\b(?:\s*(\d{4}))?", re.I)
-_LAST_N = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+(day|week)s?\b", re.I)
+_LAST_N = re.compile(r"\b(?:last|past|previous)\s+(\d{1,4})\s+(day|week|month)s?\b", re.I)
 
 
 def product_name(ds, product: int) -> str | None:
@@ -87,6 +87,30 @@ def _latest_day(month, day, last: dt.date, year=None):
     if year:
         return _day(year, month, day)
     return next((r for y in (last.year, last.year - 1) if (r := _day(y, month, day)) and r[0] <= last), None)
+
+
+def _days_back(last: dt.date, n: int, unit: str) -> dt.date:
+    """The first day of the last ``n`` days, weeks or months that end on ``last`` (12 months to 2016-12-31:
+    from 2016-01-01)."""
+    if unit != "month":
+        return last - dt.timedelta(days=n * (7 if unit == "week" else 1) - 1)
+    year, month = divmod(last.year * 12 + last.month - 1 - n, 12)
+    return dt.date(year, month + 1, min(last.day, calendar.monthrange(year, month + 1)[1])) + dt.timedelta(days=1)
+
+
+def _holiday(text: str, holidays, start, end, last) -> tuple[dt.date, dt.date, str] | None:
+    """The days of a holiday the question names by its name in the data's holidays table ("Black Friday
+    2015"): those within the period it also names, else the latest one up to ``last``."""
+    if holidays is None or holidays.height == 0:
+        return None
+    names = sorted({str(n) for n in holidays["Holiday"].drop_nulls().to_list()}, key=len, reverse=True)
+    name = next((n for n in names if re.search(rf"(?<![\w+-]){re.escape(n.lower())}(?![\w+-])", text.lower())), None)
+    if name is None:
+        return None
+    days = sorted(d for d, h in holidays.select("Date", "Holiday").iter_rows() if h == name and d <= last)
+    within = [d for d in days if start is not None and start <= d <= end]
+    days = within or days[-1:]
+    return (days[0], days[-1], f"{name} ({days[0]}..{days[-1]})") if days else None
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -134,8 +158,7 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
         (r"\bthis year\b", lambda m: (dt.date(last.year, 1, 1), last, "this year")),
         (r"\byesterday\b|\blast day\b", lambda m: (last, last, "yesterday (the data's last day)")),
         (r"\btoday\b", lambda m: (last, last, "today (the data's last day)")),
-        (_LAST_N, lambda m: (last - dt.timedelta(days=int(m.group(1)) * (7 if m.group(2) == "week" else 1) - 1), last,
-                             f"last {m.group(1)} {m.group(2)}s")),
+        (_LAST_N, lambda m: (_days_back(last, int(m.group(1)), m.group(2)), last, f"last {m.group(1)} {m.group(2)}s")),
         (_EN_MONTH, lambda m: None if m.group(0) == "may" else latest_month(month_word(m, 1))),  # "may": the verb
         (_YEAR, year),
     ]
@@ -171,6 +194,8 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
     stores, products = list(dict.fromkeys(stores)), list(dict.fromkeys(products))
     last = ds.end if ds is not None else last  # without a data set: the last day given, else no period
     start, end, label = find_period(text, last) if last else (None, None, "")
+    if last and (holiday := _holiday(text, getattr(ds, "holidays", None), start, end, last)):
+        start, end, label = holiday
     known_stores, known_products = set(stores), set(products)
     if ds is not None and getattr(ds, "sales", None) is not None:
         # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)

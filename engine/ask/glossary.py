@@ -122,8 +122,8 @@ def apply_glossary(text: str) -> str:
         out = PRODUCT_KO_AFTER.sub(lambda m: f" product {first_group(m)} ", out)
         out = STORE_KO_BEFORE.sub(lambda m: f" store {m.group(1)} ", out)
         out = PRODUCT_KO_BEFORE.sub(lambda m: f" product {m.group(1)} ", out)
-        out = re.sub(r"최근\s*(\d+)\s*(일|주)", lambda m: f" last {m.group(1)} {'days' if m.group(2) == '일' else 'weeks'} ",
-                     out)
+        units = {"일": "days", "주": "weeks", "개월": "months", "달": "months"}
+        out = re.sub(r"최근\s*(\d+)\s*(일|주|개월|달)", lambda m: f" last {m.group(1)} {units[m.group(2)]} ", out)
         out = re.sub(r"([1-4])\s*분기", r" Q\1 ", out)
         out = _GLOSSARY_RE.sub(lambda m: f" {GLOSSARY[m.group(0)]} ", out)
         # particles left dangling after a translated word ("store 44 의", "sum 는")
