@@ -73,11 +73,14 @@ def test_few_shot_examples_pass_the_guard_and_are_right(engine, demo):
         check_sql(sql, set(TABLE_NOTES))  # raises if the guard refuses an example we teach
         if tables <= set(engine.tables):
             engine.run(sql)  # and DuckDB runs it (the demo folder has no ledger)
-    res = engine.run(next(sql for tables, q, sql in FEW_SHOT if q.startswith("How many units of product 3")))
-    want = demo.sales.filter(
-        (pl.col("Store_ID") == 44) & (pl.col("Product_ID") == 3) & pl.col("Date").is_between(dt.date(2017, 3, 20), dt.date(2017, 3, 26))
-    )["Qty"].sum()
-    assert res.scalar() == pytest.approx(want)
+    res = engine.run(next(sql for tables, q, sql in FEW_SHOT if q.startswith("Compare units of product 3")))
+    sold = demo.sales.filter((pl.col("Store_ID") == 7) & (pl.col("Product_ID") == 3))
+    want = [(y, sold.filter(pl.col("Date").dt.year() == y)["Qty"].sum()) for y in (2015, 2016)]
+    assert [(r["year"], r["total_qty"]) for r in res.rows] == [(y, pytest.approx(q)) for y, q in want]
+    res = engine.run(next(sql for tables, q, sql in FEW_SHOT if q.startswith("Average daily customers")))
+    days = demo.visits.filter((pl.col("Store_ID") == 7) & pl.col("Date").is_between(dt.date(2015, 5, 1), dt.date(2015, 5, 31)))
+    assert (res.rows[0]["avg_customers"], res.rows[0]["days"]) == (pytest.approx(days["CustomerCount"].mean(), abs=0.005),
+                                                                    days.height)
 
 
 @pytest.mark.parametrize(

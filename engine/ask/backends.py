@@ -23,7 +23,7 @@ from engine.ask.models import DEFAULT_LOCAL_MODEL, model_path, spec
 
 STOP = ["<|im_end|>", "<|endoftext|>"]
 DEFAULT_TIMEOUT_S = 60.0
-# sized to the prompts: text-to-SQL <= 600 tokens (+ a retry with the refused reply and the error, and
+# sized to the prompts: text-to-SQL <= 620 tokens (+ a retry with the refused reply and the error, and
 # <= 128 out), RAG <= 480 tokens + 100 out; a smaller context is less memory and a smaller prompt cache entry
 DEFAULT_N_CTX = 1536
 _LOADING = threading.Lock()
