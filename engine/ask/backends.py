@@ -5,7 +5,7 @@ RAM prompt cache). ``openai``: ``OpenAILike`` against any OpenAI-compatible endp
 (``KMART_OPENAI_BASE_URL``, ``_MODEL``, ``_API_KEY``). ``transformers``: ``HuggingFaceLLM`` over
 ``KMART_HF_MODEL`` (a local folder or GGUF; default the SmolLM2 GGUF), 4-bit NF4 through bitsandbytes
 on CUDA, else on the CPU; nothing is downloaded. ``none``: None (templates and retrieval only).
-Kept here: one ``chat`` over the LLM's ``stream_chat``, tokens per call, one sentence per failure
+Kept here: one ``chat`` over the LLM's ``stream_chat`` and one sentence per failure
 (never the key).
 """
 
@@ -51,7 +51,6 @@ class Backend:
     model = ""
 
     def __init__(self):
-        self.last_usage: dict | None = None
         self._lock = threading.Lock()
         self._llm = None
 
@@ -69,10 +68,6 @@ class Backend:
         """Per-call keyword arguments for the output limit and extra stop strings (or set them on the LLM)."""
         return {}
 
-    def prompt_tokens(self, messages: list[dict]) -> int:
-        """How many tokens the prompt of ``messages`` is for this model (0 when it cannot tell)."""
-        return 0
-
     def _fail(self, exc: Exception) -> BackendError:
         return BackendError(f"The {self.name} model could not answer ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:160] if str(exc) else ''}): ask a shorter question or "
@@ -81,26 +76,24 @@ class Backend:
     def chat(self, messages: list[dict], max_tokens: int = 512, stream: bool = False,
              stop: list[str] | None = None) -> str | Iterator[str]:
         """The reply to ``messages`` (at most ``max_tokens``; generation also ends at any of ``stop``), or
-        its pieces as they come (``stream``). ``last_usage`` then holds the call's prompt and reply tokens."""
+        its pieces as they come (``stream``)."""
         pieces = self._pieces(messages, max_tokens, list(stop or []))
         return pieces if stream else "".join(pieces).strip()
 
     def _pieces(self, messages, max_tokens, stop) -> Iterator[str]:
-        self.last_usage = None
-        generated = 0
+        streamed = False
         with self._lock:
             try:
                 for event in self.llm.stream_chat(_chat_messages(messages), **self._limit(max_tokens, stop)):
                     if event.delta:
-                        generated += 1
+                        streamed = True
                         yield event.delta
             except BackendError:
                 raise
             except Exception as exc:  # noqa: BLE001  (each library raises its own kinds)
                 raise self._fail(exc) from None
-        if not generated:
+        if not streamed:
             raise self._fail(ValueError("the model streamed no text"))
-        self.last_usage = {"prompt_tokens": self.prompt_tokens(messages), "completion_tokens": generated}
 
 
 class LocalBackend(Backend):
@@ -135,17 +128,10 @@ class LocalBackend(Backend):
         llm._model.set_cache(LlamaRAMCache(capacity_bytes=1 << 30))
         return llm
 
-    def llama(self):
-        """The ``llama_cpp.Llama`` inside."""
-        return self.llm._model
-
     def _limit(self, max_tokens: int, stop: list[str]) -> dict:
         self.llm.generate_kwargs.update(max_tokens=max_tokens, stop=STOP + stop)
         return {}
 
-    def prompt_tokens(self, messages: list[dict]) -> int:
-        prompt = chatml(_chat_messages(messages))
-        return len(self.llama().tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
 
 class OpenAIBackend(Backend):
@@ -166,29 +152,13 @@ class OpenAIBackend(Backend):
                                f"write it like http://127.0.0.1:8080/v1.")
         if parts.username or parts.password:
             raise BackendError("Put the API key in KMART_OPENAI_API_KEY (or the key field), not inside the base URL.")
-        self.__key = api_key or ""
-        self._model = model or None
+        if not model or not str(model).strip():
+            raise BackendError("The OpenAI-compatible backend needs a model name: set KMART_OPENAI_MODEL or enter "
+                               "it in the sidebar.")
+        self.__key, self.model = api_key or "", str(model).strip()
 
     def __repr__(self) -> str:  # never shows the key (str() shows this too)
-        return f"OpenAIBackend(base_url={self.base_url!r}, model={self._model!r})"
-
-    @property
-    def model(self) -> str:
-        """The model named, else the endpoint's first one (``/v1/models``)."""
-        if self._model is None:
-            from openai import OpenAI
-
-            try:
-                client = OpenAI(base_url=self.base_url, api_key=self.__key or "not-needed", timeout=self.timeout,
-                                max_retries=0)
-                ids = [m.id for m in getattr(client.models.list(), "data", None) or [] if getattr(m, "id", None)]
-            except Exception as exc:  # noqa: BLE001  (openai errors, or garbage instead of a model list)
-                raise self._fail(exc) from None
-            if not ids:
-                raise BackendError(f"The OpenAI-compatible endpoint {self.base_url} lists no model: set "
-                                   f"KMART_OPENAI_MODEL.")
-            self._model = ids[0]
-        return self._model
+        return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
 
     def _load(self):
         from llama_index.llms.openai_like import OpenAILike
@@ -212,7 +182,7 @@ class OpenAIBackend(Backend):
                                             "or choose another backend."),
                 ((openai.AuthenticationError, openai.PermissionDeniedError),
                  f"refused the API key (HTTP {code}): check KMART_OPENAI_API_KEY."),
-                (openai.NotFoundError, f"answered HTTP 404 for model {self._model!r}: check the base URL (it usually "
+                (openai.NotFoundError, f"answered HTTP 404 for model {self.model!r}: check the base URL (it usually "
                                        f"ends in /v1) and KMART_OPENAI_MODEL."),
                 (openai.APIStatusError, f"returned an error (HTTP {code}): check the model name and the server's log."),
                 (Exception, f"returned something that is not a chat completion ({type(exc).__name__}): check that "
@@ -270,9 +240,6 @@ class TransformersBackend(Backend):
         self.llm.max_new_tokens = max_tokens
         return {}
 
-    def prompt_tokens(self, messages: list[dict]) -> int:
-        return len(self.llm._tokenizer(self.llm.messages_to_prompt(_chat_messages(messages)))["input_ids"])
-
 
 _BACKENDS: dict[tuple, Backend] = {}
 
@@ -283,21 +250,17 @@ def _close_local_models() -> None:
     then, llama.cpp's own free functions are already gone and each model prints a traceback)."""
     for backend in list(_BACKENDS.values()):
         if isinstance(backend, LocalBackend) and backend._llm is not None:
-            backend.llama().close()
+            backend.llm._model.close()  # the llama_cpp.Llama inside
 
 
 def make_backend(kind: str = "local", **settings) -> Backend | None:
-    """``local`` / ``openai`` / ``transformers`` / ``none`` (returns None: retrieval and templates only).
-
-    local: ``model`` (a name of engine.ask.models.MODELS, default $KMART_LOCAL_MODEL or Qwen 1.5B),
-    ``n_ctx``, ``n_threads`` (default $KMART_LLM_THREADS or 2), ``path`` (a GGUF file instead).
-    openai: ``base_url``, ``model``, ``api_key``, ``timeout`` (missing ones from the environment; the
-    key is passed on, never printed). transformers: ``path`` or ``model`` (default $KMART_HF_MODEL,
-    else the SmolLM2 GGUF). A local or transformers backend is made once per process (its model loads once).
-    """
-    kind = (kind or "none").lower()
-    threads = int(settings.get("n_threads") or os.environ.get("KMART_LLM_THREADS") or 2)
-    env = os.environ.get
+    """``local`` / ``openai`` / ``transformers`` / ``none`` (None: retrieval and templates only). Settings, else
+    the environment: local ``model`` ($KMART_LOCAL_MODEL, default Qwen 1.5B), ``n_ctx``, ``n_threads``
+    ($KMART_LLM_THREADS, 2), ``path`` (a GGUF file instead); openai ``base_url``, ``model``, ``api_key``,
+    ``timeout`` (the key is passed on, never printed); transformers ``path`` ($KMART_HF_MODEL). A local or
+    transformers backend is made once per process (its model loads once)."""
+    kind, env = (kind or "none").lower(), os.environ.get
+    threads = int(settings.get("n_threads") or env("KMART_LLM_THREADS") or 2)
     if kind == "none":
         return None
     if kind == "openai":
@@ -306,8 +269,7 @@ def make_backend(kind: str = "local", **settings) -> Backend | None:
                              api_key=settings.get("api_key") or env("KMART_OPENAI_API_KEY"),
                              timeout=settings.get("timeout") or float(env("KMART_OPENAI_TIMEOUT", DEFAULT_TIMEOUT_S)))
     if kind == "local":
-        model = settings.get("model") or env("KMART_LOCAL_MODEL") or DEFAULT_LOCAL_MODEL
-        spec(model)  # unknown name -> one sentence
+        model = spec(settings.get("model") or env("KMART_LOCAL_MODEL") or DEFAULT_LOCAL_MODEL).name  # or a sentence
         key = ("local", model, settings.get("n_ctx") or DEFAULT_N_CTX, threads, settings.get("path"))
         make = partial(LocalBackend, model, n_ctx=key[2], n_threads=threads, path=key[4])
     elif kind == "transformers":

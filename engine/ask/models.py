@@ -49,9 +49,6 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-_CHECKED: set[str] = set()
-
-
 def models_dir() -> Path:
     """Where joined models are kept (shared by every data folder: a model does not depend on the data)."""
     folder = Path(os.environ.get("KMART_MODELS") or Path.home() / ".cache" / "kmart" / "models")
@@ -102,17 +99,18 @@ def _marker(path: Path, s: ModelSpec) -> str:
 
 
 def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
-    """The joined, sha256-checked GGUF file of a local model (joined on first use, then reused)."""
+    """The sha256-checked GGUF file of a local model: a single-file package's own file, else the parts joined
+    on first use; either way checked once (then the ``.verified`` sidecar vouches for it)."""
     s = spec(name)
     parts = _part_paths(s)
-    if s.package_file:  # a single-file package: check it in place once per process, nothing to join
-        if str(parts[0]) not in _CHECKED and _sha256(parts) != s.sha256:
-            raise ValueError(f"The model file {parts[0]} does not have the expected sha256: reinstall {s.packages}.")
-        _CHECKED.add(str(parts[0]))
-        return parts[0]
-    target = models_dir() / s.filename
-    marker = target.with_name(target.name + ".verified")
+    target = parts[0] if s.package_file else models_dir() / s.filename
+    marker = models_dir() / f"{s.filename}.verified"
     if target.is_file() and marker.is_file() and marker.read_text() == _marker(target, s):
+        return target
+    if s.package_file:  # nothing to join: check the package's file in place
+        if _sha256(parts) != s.sha256:
+            raise ValueError(f"The model file {target} does not have the expected sha256: reinstall {s.packages}.")
+        marker.write_text(_marker(target, s))
         return target
     if sum(p.stat().st_size for p in parts) != s.size:
         raise ValueError(f"The parts of {s.title} do not add up to {s.size:,} bytes: reinstall {s.packages}.")
@@ -131,4 +129,3 @@ def model_path(name: str = DEFAULT_LOCAL_MODEL) -> Path:
         Path(tmp).unlink(missing_ok=True)
     marker.write_text(_marker(target, s))
     return target
-
