@@ -40,25 +40,19 @@ class UnsafeSQL(ValueError):
 
 
 def _nodes(sql: str) -> list[dict]:
-    """Every object in DuckDB's syntax tree of ``sql``, parents first (no recursion: deep trees cannot overflow)."""
+    """Every object in DuckDB's syntax tree of ``sql`` (``json.loads`` hands each one to ``object_hook``)."""
     import duckdb
 
     if getattr(_local, "con", None) is None:
         _local.con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    nodes: list[dict] = []
     try:
-        tree = json.loads(_local.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+        tree = json.loads(_local.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0],
+                          object_hook=lambda node: nodes.append(node) or node)
     except RecursionError:
         raise UnsafeSQL("The query is nested too deeply; write a simpler SELECT.") from None
     if tree.get("error"):
         raise UnsafeSQL("The query could not be read as one plain SELECT; write a simpler SELECT statement.")
-    nodes, stack = [], [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            nodes.append(item)
-            item = list(item.values())
-        if isinstance(item, list):
-            stack.extend(item)
     return nodes
 
 

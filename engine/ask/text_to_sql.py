@@ -105,7 +105,7 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     ds, tables = engine.ds, pick_tables(question, entities, engine.tables)
     schema = [f"Tables (data from {ds.start} to {ds.end}):"]
     for name in tables:
-        columns = ", ".join(f"{c} {t}" for c, t in engine.types[name].items())
+        columns = ", ".join(f"{c} {t}" for c, t in engine.tables[name].items())
         schema.append(f"- {name}({columns}) -- {TABLE_NOTES[name]}")
         for column in CATEGORY_COLUMNS.get(name, ()):
             values = sorted(str(v) for v in getattr(ds, name)[column].drop_nulls().unique().to_list())
