@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from engine.ask.glossary import MONTHS_EN, apply_glossary, is_korean, product_terms
+from engine.ask.glossary import MONTHS_EN, apply_glossary, first_group, is_korean
 
 
 @dataclass
@@ -34,9 +34,7 @@ class Entities:
     top_n: int | None = None
 
 
-_MONTH_WORDS = {m.lower(): i + 1 for i, m in enumerate(MONTHS_EN)}
-_MONTH_WORDS.update({m[:3].lower(): i + 1 for i, m in enumerate(MONTHS_EN)})
-_MONTH_WORDS["sept"] = 9
+_MONTH_WORDS = {w: i + 1 for i, m in enumerate(MONTHS_EN) for w in (m.lower(), m[:3].lower())} | {"sept": 9}
 _MONTH_RE = "|".join(sorted(_MONTH_WORDS, key=len, reverse=True))
 
 _NUM_LIST = r"#?\d+(?:\s*(?:,|and|&|or|/|및|과|와)\s*#?\d+)*"
@@ -184,8 +182,9 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
         for m in list(regex.finditer(text)):
             target.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
             text = _blank(text, *m.span())  # ids are not periods, names or other ids
-    # product names from the data, longest first (a Korean name arrives as its English one)
-    terms, rest = product_terms(getattr(ds, "products", None)), text.lower()
+    # product names (SubCategory) from the data, longest first (a Korean name arrives as its English one)
+    rows = reversed(ds.products.select("Product_ID", "SubCategory").rows()) if ds is not None else ()
+    terms, rest = {name: int(p) for p, n in rows if (name := str(n or "").strip().lower())}, text.lower()
     for name in sorted(terms, key=len, reverse=True):
         pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if re.match(r"[a-z0-9]", name) else re.escape(name)
         if m := re.search(pattern, rest):
@@ -196,12 +195,10 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
     start, end, label = find_period(text, last) if last else (None, None, "")
     if last and (holiday := _holiday(text, getattr(ds, "holidays", None), start, end, last)):
         start, end, label = holiday
-    known_stores, known_products = set(stores), set(products)
-    if ds is not None and getattr(ds, "sales", None) is not None:
-        # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
-        known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].to_list())
-        known_products = set(int(p) for p in ds.products["Product_ID"].to_list())
-    top = next((int(next(g for g in m.groups() if g)) for m in _TOP_N.finditer(question or "")), None)
+    # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
+    known_stores = {*ds.store_ids, *ds.stores["Store_ID"], *ds.visits["Store_ID"]} if ds is not None else set(stores)
+    known_products = set(ds.products["Product_ID"]) if ds is not None else set(products)
+    top = next((int(first_group(m)) for m in _TOP_N.finditer(question or "")), None)
     return Entities(stores=stores, products=products, start=start, end=end, period_label=label, top_n=top,
                     language="ko" if is_korean(question or "") else "en", normalized=normalized,
                     unknown_stores=[s for s in stores if s not in known_stores],

@@ -24,7 +24,7 @@ import polars as pl
 from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
-from engine.ordering.ledger import OrderLedger, default_ledger_path as ledger_path  # templates import ledger_path
+from engine.ordering.ledger import OrderLedger, default_ledger_path
 
 _CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False,
            "allow_community_extensions": False, "python_enable_replacements": False, "threads": 2,
@@ -49,8 +49,8 @@ def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
     oil = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
     frames = {"sales": ds.sales, "products": ds.products, "stores": ds.stores, "visits": ds.visits, "oil_price": oil}
     with contextlib.suppress(ValueError):  # the ledger says in one sentence what is wrong with the file
-        if ledger_path(folder).is_file():
-            lines = OrderLedger(ledger_path(folder), read_only=True).history()
+        if (ledger := default_ledger_path(folder)).is_file():
+            lines = OrderLedger(ledger, read_only=True).history()
             lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
             frames["order_lines"] = lines.select(
                 "confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty",
