@@ -1,8 +1,7 @@
 """KO->EN glossary of product, store and KPI terms, applied before anything else ("dictionary first").
 
-``apply_glossary(text)`` rewrites a Korean question into English terms (ids like "44번 매장" -> "store 44",
-dates, then ``GLOSSARY`` terms longest first: fixed retail / KPI words and the Korean names of the
-usual product families), so entities, retrieval and the SQL prompt read the same words in both languages.
+``apply_glossary`` rewrites a Korean question in English terms (ids, dates, then ``GLOSSARY`` terms longest
+first), so entities, retrieval and the SQL prompt read the same words in both languages.
 """
 
 from __future__ import annotations

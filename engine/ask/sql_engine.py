@@ -1,12 +1,10 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-Tables: sales, products, stores, visits (customer visits: the file orders.csv, not purchase orders),
-oil_price (quoted days only, not the Dataset's forward-filled ones) and, when they exist, order_lines
-(the ledger's latest confirmation per store and day) and forecasts (the latest batch). They are copied
-into a private temporary database file opened READ-ONLY, so even a write past the guard changes nothing.
-The connection starts with external access, extensions and spilling to disk off, memory and threads
-capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it after
-``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
+Tables: sales, products, stores, visits (customer visits: orders.csv), oil_price (quoted days only) and,
+when they exist, order_lines (the ledger) and forecasts (the latest batch), copied into a private database
+file opened READ-ONLY with external access, extensions and spilling off, memory and threads capped and the
+configuration locked. Every query passes ``check_sql``; a timer interrupts it after ``timeout_s``; DuckDB's
+relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
 """
 
 from __future__ import annotations

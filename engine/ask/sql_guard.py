@@ -1,11 +1,9 @@
 """The SQL guard: one read-only SELECT over allow-listed tables, or a one-sentence refusal.
 
-DuckDB's parser does the reading (``extract_statements`` for the statements and their types,
-``json_serialize_sql`` for the syntax tree). The rules are written here because DuckDB has no allow-list
-of tables or functions: every node of the tree is visited once; a table must be an allow-listed table
-(or one of the query's CTEs), never a table function, file, URL, other schema or DESCRIBE/SHOW/SUMMARIZE;
-no function may read files, settings, secrets or the environment. The query is returned as written:
-``SqlEngine`` caps its rows and time.
+DuckDB's parser does the reading (``extract_statements``, ``json_serialize_sql``). The rules are written
+here because DuckDB has no allow-list of tables or functions: a table must be allow-listed (or a CTE of the
+query), never a table function, file, URL, other schema or DESCRIBE/SHOW; no function may read files,
+settings, secrets or the environment. The query is returned as written: ``SqlEngine`` caps rows and time.
 """
 
 from __future__ import annotations

@@ -81,15 +81,10 @@ def _date(d: dt.date) -> str:
     return f"DATE '{dt.date.isoformat(d)}'"  # a TypeError for anything but a date
 
 
-def _where(entities: Entities, start: dt.date, end: dt.date, products=True,
-           columns=("Store_ID", "Product_ID", "Date")) -> str:
-    store, product, date = columns
-    parts = [f"{date} BETWEEN {_date(start)} AND {_date(end)}"]
-    if entities.stores:
-        parts.append(_in(store, entities.stores))
-    if products and entities.products:
-        parts.append(_in(product, entities.products))
-    return " AND ".join(parts)
+def _where(entities: Entities, start: dt.date, end: dt.date, products=True, date: str = "Date") -> str:
+    parts = [f"{date} BETWEEN {_date(start)} AND {_date(end)}", entities.stores and _in("Store_ID", entities.stores),
+             products and entities.products and _in("Product_ID", entities.products)]
+    return " AND ".join(part for part in parts if part)  # DuckDB's names ignore case: Store_ID = store_id
 
 
 def _heading(en: str, ko: str, scope: str, entities: Entities, ds, label: str) -> tuple[str, str]:
@@ -184,7 +179,7 @@ def match_template(question: str, entities: Entities, ds, tables) -> TemplateMat
                          "no order has been confirmed yet (the order ledger is empty), so there are no order "
                          "quantities", "발주 원장의 발주량", "")
         column, what = ("recommended_qty", "recommended") if _has(text, "recommended") else ("final_qty", "confirmed")
-        where = _where(entities, start, end, columns=("store_id", "product_id", "order_date"))
+        where = _where(entities, start, end, date="order_date")
         sql = (f"SELECT sum({column}) AS total_qty, count(*) AS confirmed_lines, count(DISTINCT order_date) AS "
                f"order_days FROM order_lines WHERE {where}")  # order_lines: latest versions only
         return match("ledger_orders", sql, f"{what} order quantity in the order ledger (latest confirmation per "

@@ -1,9 +1,8 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt is short (prompt evaluation is most of the latency on 2 CPU cores): the rules, the schema
-of only the tables the question is about, one or two examples, then the question with what was
-resolved from it. The part before the question depends only on the tables, so llama.cpp's prompt
-cache reuses it. The reply's SQL (a ```sql fence or a bare SELECT/WITH) always goes through the guard.
+The prompt is short (prompt evaluation is most of the latency on CPU): rules, the schema of the tables
+the question is about, one or two examples, then the question with what was resolved from it; the part
+before the question depends only on the tables, so llama.cpp's prompt cache reuses it.
 """
 
 from __future__ import annotations
@@ -92,19 +91,13 @@ def messages_tokens(messages: list[dict]) -> int:
     return total
 
 
-def pick_tables(question: str, entities: Entities, available) -> list[str]:
-    """The tables a question is about, in the engine's order: those its words name (``TABLE_WORDS``),
-    else sales."""
-    text = f"{question} {entities.normalized or ''}".lower()
-    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available) or {"sales"}
-    return [t for t in available if t in picked]
-
-
 def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     """Chat messages asking for one SELECT: the rules, the schema of the question's tables (``table(column
     TYPE, ...) -- meaning``, the data's dates, the exact values of small text columns), one or two examples,
     then the question. Everything before the question is the same for every question about the same tables."""
-    ds, tables = engine.ds, pick_tables(question, entities, engine.tables)
+    text, ds = f"{question} {entities.normalized or ''}".lower(), engine.ds  # the tables its words name, else sales
+    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(engine.tables) or {"sales"}
+    tables = [t for t in engine.tables if t in picked]
     schema = [f"Tables (data from {ds.start} to {ds.end}):"]
     for name in tables:
         columns = ", ".join(f"{c} {t}" for c, t in engine.tables[name].items())
