@@ -126,13 +126,10 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
 def extract_sql(llm_text: str) -> str:
     """The SQL in a model's reply: the first ```sql block, else the text from the first SELECT/WITH."""
     text = (llm_text or "").strip()
-    if not text:
-        raise UnsafeSQL("The model returned no SQL; ask the question again or rephrase it.")
     for block in _FENCE.findall(text):
         if block.strip():
             return block.strip()  # a fenced block goes to the guard whole
-    m = _BARE.search(text)
-    if m:
+    if m := _BARE.search(text):
         return _trim(m.group(1))
     raise UnsafeSQL("The model's reply contains no SELECT statement; ask the question again or rephrase it.")
 
