@@ -1,23 +1,22 @@
-"""Stores, products and the period a question names (English or Korean).
+"""Stores, products and the period a question names, read in its glossary English ("44번 매장" -> "store 44").
 
-Dictionary first: the question is read in its glossary English (``apply_glossary``: "44번 매장" ->
-"store 44", "2016년 3월" -> "2016-03", "지난주" -> "last week"), so the patterns here are English only.
-Periods are relative to the LAST DAY OF THE DATA, never today's date: the data's last day is
-"yesterday" (its close is the latest one known), "last week" is the last full Monday-Sunday week
-before the week that follows it, "last month" the last full calendar month, "March"/"3월" the latest
-March that has started in the data, "2017-03" and "2016" that month/year, and explicit dates
-("2017-03-05", "2017년 3월 5일", "March 5, 2017") that day. Several mentions widen the period
-(earliest start, latest end), so "from 2017-03-01 to 2017-03-10" is that range.
+Periods are relative to the LAST DAY OF THE DATA, never today: that day is "yesterday", "last week" the
+last full Monday-Sunday week, "last month" the last full month, "March" the latest March that has started,
+"2016-03" / "2016" / "2016-03-05" / "March 5, 2016" / "Q1 2016" / "last 3 months" / a holiday's name what
+they say. Several mentions widen the period, so "from 2017-03-01 to 2017-03-10" is that range.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from engine.ask.glossary import MONTHS_EN, apply_glossary, is_korean, product_terms
+from dateutil.relativedelta import relativedelta  # pandas' dependency: month arithmetic that clips the day
+
+from engine.ask.glossary import MONTHS_EN, apply_glossary, first_group, is_korean
 
 
 @dataclass
@@ -34,9 +33,7 @@ class Entities:
     top_n: int | None = None
 
 
-_MONTH_WORDS = {m.lower(): i + 1 for i, m in enumerate(MONTHS_EN)}
-_MONTH_WORDS.update({m[:3].lower(): i + 1 for i, m in enumerate(MONTHS_EN)})
-_MONTH_WORDS["sept"] = 9
+_MONTH_WORDS = {w: i + 1 for i, m in enumerate(MONTHS_EN) for w in (m.lower(), m[:3].lower())} | {"sept": 9}
 _MONTH_RE = "|".join(sorted(_MONTH_WORDS, key=len, reverse=True))
 
 _NUM_LIST = r"#?\d+(?:\s*(?:,|and|&|or|/|및|과|와)\s*#?\d+)*"
@@ -74,28 +71,14 @@ def _month_range(year: int, month: int) -> tuple[dt.date, dt.date, str] | None:
     return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1]), f"{year}-{month:02d}"
 
 
-def _day(y, m, d) -> tuple[dt.date, dt.date, str] | None:
-    try:
-        day = dt.date(int(y), int(m), int(d))
-    except ValueError:
-        return None
-    return day, day, day.isoformat()
-
-
-def _latest_day(month, day, last: dt.date, year=None):
-    """A day without a year: the latest one on or before ``last``."""
-    if year:
-        return _day(year, month, day)
-    return next((r for y in (last.year, last.year - 1) if (r := _day(y, month, day)) and r[0] <= last), None)
-
-
-def _days_back(last: dt.date, n: int, unit: str) -> dt.date:
-    """The first day of the last ``n`` days, weeks or months that end on ``last`` (12 months to 2016-12-31:
-    from 2016-01-01)."""
-    if unit != "month":
-        return last - dt.timedelta(days=n * (7 if unit == "week" else 1) - 1)
-    year, month = divmod(last.year * 12 + last.month - 1 - n, 12)
-    return dt.date(year, month + 1, min(last.day, calendar.monthrange(year, month + 1)[1])) + dt.timedelta(days=1)
+def _day(year, month, day, last: dt.date | None = None) -> tuple[dt.date, dt.date, str] | None:
+    """That day (None when there is none); without a year, the latest one on or before ``last``."""
+    for y in [year] if year else [last.year, last.year - 1]:
+        with contextlib.suppress(ValueError):
+            found = dt.date(int(y), int(month), int(day))
+            if year or found <= last:
+                return found, found, found.isoformat()
+    return None
 
 
 def _holiday(text: str, holidays, start, end, last) -> tuple[dt.date, dt.date, str] | None:
@@ -143,8 +126,8 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
 
     rules = [  # most specific first: what a rule matched is blanked out for the rules after it
         (_ISO_DATE, lambda m: _day(*m.groups())),
-        (_EN_DATE_MDY, lambda m: _latest_day(month_word(m, 1), m.group(2), last, m.group(3))),
-        (_EN_DATE_DMY, lambda m: _latest_day(month_word(m, 2), m.group(1), last, m.group(3))),
+        (_EN_DATE_MDY, lambda m: _day(m.group(3), month_word(m, 1), m.group(2), last)),
+        (_EN_DATE_DMY, lambda m: _day(m.group(3), month_word(m, 2), m.group(1), last)),
         (_ISO_MONTH, lambda m: _month_range(int(m.group(1)), int(m.group(2)))),
         (_EN_MONTH_YEAR, lambda m: _month_range(int(m.group(2)), month_word(m, 1))),
         (_QUARTER, quarter),
@@ -158,7 +141,8 @@ def find_period(text: str, last: dt.date) -> tuple[dt.date | None, dt.date | Non
         (r"\bthis year\b", lambda m: (dt.date(last.year, 1, 1), last, "this year")),
         (r"\byesterday\b|\blast day\b", lambda m: (last, last, "yesterday (the data's last day)")),
         (r"\btoday\b", lambda m: (last, last, "today (the data's last day)")),
-        (_LAST_N, lambda m: (_days_back(last, int(m.group(1)), m.group(2)), last, f"last {m.group(1)} {m.group(2)}s")),
+        (_LAST_N, lambda m: (last - relativedelta(**{f"{m.group(2)}s": int(m.group(1))}) + dt.timedelta(days=1), last,
+                             f"last {m.group(1)} {m.group(2)}s")),  # 12 months to 2016-12-31: from 2016-01-01
         (_EN_MONTH, lambda m: None if m.group(0) == "may" else latest_month(month_word(m, 1))),  # "may": the verb
         (_YEAR, year),
     ]
@@ -184,8 +168,9 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
         for m in list(regex.finditer(text)):
             target.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
             text = _blank(text, *m.span())  # ids are not periods, names or other ids
-    # product names from the data, longest first (a Korean name arrives as its English one)
-    terms, rest = product_terms(getattr(ds, "products", None)), text.lower()
+    # product names (SubCategory) from the data, longest first (a Korean name arrives as its English one)
+    rows = reversed(ds.products.select("Product_ID", "SubCategory").rows()) if ds is not None else ()
+    terms, rest = {name: int(p) for p, n in rows if (name := str(n or "").strip().lower())}, text.lower()
     for name in sorted(terms, key=len, reverse=True):
         pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if re.match(r"[a-z0-9]", name) else re.escape(name)
         if m := re.search(pattern, rest):
@@ -196,12 +181,10 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
     start, end, label = find_period(text, last) if last else (None, None, "")
     if last and (holiday := _holiday(text, getattr(ds, "holidays", None), start, end, last)):
         start, end, label = holiday
-    known_stores, known_products = set(stores), set(products)
-    if ds is not None and getattr(ds, "sales", None) is not None:
-        # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
-        known_stores = set(ds.store_ids) | set(ds.stores["Store_ID"].to_list()) | set(ds.visits["Store_ID"].to_list())
-        known_products = set(int(p) for p in ds.products["Product_ID"].to_list())
-    top = next((int(next(g for g in m.groups() if g)) for m in _TOP_N.finditer(question or "")), None)
+    # a store of the store master or with visits is known (real data: visits of 54 stores, sales of a few)
+    known_stores = {*ds.store_ids, *ds.stores["Store_ID"], *ds.visits["Store_ID"]} if ds is not None else set(stores)
+    known_products = set(ds.products["Product_ID"]) if ds is not None else set(products)
+    top = next((int(first_group(m)) for m in _TOP_N.finditer(question or "")), None)
     return Entities(stores=stores, products=products, start=start, end=end, period_label=label, top_n=top,
                     language="ko" if is_korean(question or "") else "en", normalized=normalized,
                     unknown_stores=[s for s in stores if s not in known_stores],

@@ -1,8 +1,7 @@
 """KO->EN glossary of product, store and KPI terms, applied before anything else ("dictionary first").
 
-``apply_glossary(text)`` rewrites a Korean question into English terms (ids like "44번 매장" -> "store 44",
-dates, then ``GLOSSARY`` terms longest first: fixed retail / KPI words and the Korean names of the
-usual product families), so entities, retrieval and the SQL prompt read the same words in both languages.
+``apply_glossary`` rewrites a Korean question in English terms (ids, dates, then ``GLOSSARY`` terms longest
+first), so entities, retrieval and the SQL prompt read the same words in both languages.
 """
 
 from __future__ import annotations
@@ -95,16 +94,6 @@ def is_korean(text: str) -> bool:
     return bool(_HANGUL.search(text or ""))
 
 
-def product_terms(products=None) -> dict[str, int]:
-    """Lower-cased product name (``SubCategory``) -> Product_ID, from the data (a Korean name reaches it
-    through the glossary, which writes the English one)."""
-    out: dict[str, int] = {}
-    for row in products.select("Product_ID", "SubCategory").iter_rows(named=True) if products is not None else ():
-        if name := str(row["SubCategory"] or "").strip().lower():
-            out.setdefault(name, int(row["Product_ID"]))
-    return out
-
-
 def apply_glossary(text: str) -> str:
     """The question in English terms: fixed ids/dates first, then glossary terms (longest first)."""
     if not text:
@@ -118,10 +107,9 @@ def apply_glossary(text: str) -> str:
                          f" {MONTHS_EN[int(m.group(1)) - 1]} {int(m.group(2))} " if m.group(2) else
                          f" in {MONTHS_EN[int(m.group(1)) - 1]} ", out)
         out = _Y_KO.sub(lambda m: f" in {m.group(1)} ", out)  # "in 2016": a year, not a quantity
-        out = STORE_KO_AFTER.sub(lambda m: f" store {first_group(m)} ", out)
-        out = PRODUCT_KO_AFTER.sub(lambda m: f" product {first_group(m)} ", out)
-        out = STORE_KO_BEFORE.sub(lambda m: f" store {m.group(1)} ", out)
-        out = PRODUCT_KO_BEFORE.sub(lambda m: f" product {m.group(1)} ", out)
+        for regex, word in ((STORE_KO_AFTER, "store"), (PRODUCT_KO_AFTER, "product"), (STORE_KO_BEFORE, "store"),
+                            (PRODUCT_KO_BEFORE, "product")):
+            out = regex.sub(lambda m, word=word: f" {word} {first_group(m)} ", out)
         units = {"일": "days", "주": "weeks", "개월": "months", "달": "months"}
         out = re.sub(r"최근\s*(\d+)\s*(일|주|개월|달)", lambda m: f" last {m.group(1)} {units[m.group(2)]} ", out)
         out = re.sub(r"([1-4])\s*분기", r" Q\1 ", out)

@@ -1,12 +1,10 @@
 """A read-only DuckDB view of one data folder for questions about numbers.
 
-Tables: sales, products, stores, visits (customer visits: the file orders.csv, not purchase orders),
-oil_price (quoted days only, not the Dataset's forward-filled ones) and, when they exist, order_lines
-(the ledger's latest confirmation per store and day) and forecasts (the latest batch). They are copied
-into a private temporary database file opened READ-ONLY, so even a write past the guard changes nothing.
-The connection starts with external access, extensions and spilling to disk off, memory and threads
-capped and the configuration locked. Every query passes ``check_sql``; a timer interrupts it after
-``timeout_s``; DuckDB's relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
+Tables: sales, products, stores, visits (customer visits: orders.csv), oil_price (quoted days only) and,
+when they exist, order_lines (the ledger) and forecasts (the latest batch), copied into a private database
+file opened READ-ONLY with external access, extensions and spilling off, memory and threads capped and the
+configuration locked. Every query passes ``check_sql``; a timer interrupts it after ``timeout_s``; DuckDB's
+relation ``limit`` caps the rows inside the plan (streamed, top-N under ORDER BY).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import datetime as dt
 import decimal
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,19 +22,15 @@ import polars as pl
 from engine.ask.sql_guard import check_sql
 from engine.data.dataset import load_dataset
 from engine.data.storage import state_dir, state_stamp
-from engine.ordering.ledger import OrderLedger, default_ledger_path as ledger_path  # templates import ledger_path
+from engine.ordering.ledger import OrderLedger, default_ledger_path
 
 _CONFIG = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False,
            "allow_community_extensions": False, "python_enable_replacements": False, "threads": 2,
            "memory_limit": "1GB", "temp_directory": "", "lock_configuration": True}
 
 
-class SqlTimeout(ValueError):
-    """The query went past the time or memory limit and was stopped (one sentence)."""
-
-
 class SqlError(ValueError):
-    """The query was allowed but DuckDB could not run it (one sentence)."""
+    """The query was allowed but went past the time or memory limit, or DuckDB could not run it (one sentence)."""
 
 
 @dataclass
@@ -46,22 +39,16 @@ class SqlResult:
     columns: list[str]
     rows: list[dict]
     truncated: bool
-    seconds: float
-
-    def scalar(self):
-        """The single value of a one-row, one-column result (None otherwise)."""
-        return self.rows[0][self.columns[0]] if len(self.rows) == 1 and len(self.columns) == 1 else None
 
 
 def _tables(ds, folder: Path) -> dict[str, pl.DataFrame]:
-    """The frames behind the SQL tables. ``order_lines``: the lines of the latest confirmation (version)
-    of each store and order date, so a sum is never double-counted (left out when there is no ledger or
-    it cannot be read). ``forecasts``: only the batch's output file, not its per-series partial results."""
+    """The frames behind the SQL tables; ``order_lines`` keeps the latest version of each store and order date
+    (a sum is never double-counted), ``forecasts`` only the batch's output, not its per-series results."""
     oil = ds.oil_price.filter(~pl.col("WTI_Filled") & pl.col("WTI_Price").is_not_null()).select("Date", "WTI_Price")
     frames = {"sales": ds.sales, "products": ds.products, "stores": ds.stores, "visits": ds.visits, "oil_price": oil}
     with contextlib.suppress(ValueError):  # the ledger says in one sentence what is wrong with the file
-        if ledger_path(folder).is_file():
-            lines = OrderLedger(ledger_path(folder), read_only=True).history()
+        if (ledger := default_ledger_path(folder)).is_file():
+            lines = OrderLedger(ledger, read_only=True).history()
             lines = lines.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
             frames["order_lines"] = lines.select(
                 "confirmation_id", "store_id", "order_date", "version", "product_id", "recommended_qty", "final_qty",
@@ -94,21 +81,20 @@ class SqlEngine:
     def __init__(self, data_folder, row_limit: int = 200, timeout_s: float = 5.0, ds=None):
         import duckdb
 
-        self.data_folder = Path(data_folder if data_folder is not None else ds.folder).resolve()
+        self.data_folder = Path(data_folder).resolve()
         self.row_limit, self.timeout_s = int(row_limit), float(timeout_s)
         self.stamp = state_stamp(self.data_folder)  # the data and state this engine was made from
         self.ds = ds if ds is not None else load_dataset(self.data_folder)
         self._lock = threading.Lock()
-        self.types: dict[str, dict[str, str]] = {}  # table -> column -> DuckDB type
+        self.tables: dict[str, dict[str, str]] = {}  # table -> column -> DuckDB type
         with tempfile.TemporaryDirectory(prefix="kmart-ask-sql-", ignore_cleanup_errors=True) as tmp:
             with duckdb.connect(f"{tmp}/tables.duckdb") as build:
                 for name, frame in _tables(self.ds, self.data_folder).items():
                     table = build.from_arrow(frame.to_arrow())
                     table.create(name)
-                    self.types[name] = dict(zip(table.columns, map(str, table.types)))
+                    self.tables[name] = dict(zip(table.columns, map(str, table.types)))
             self._con = duckdb.connect(f"{tmp}/tables.duckdb", read_only=True, config=_CONFIG)
-        self.tables = {name: list(columns) for name, columns in self.types.items()}  # table -> column names
-        self.allowed_tables = frozenset(self.types)
+        self.allowed_tables = frozenset(self.tables)
 
     def run(self, sql: str) -> SqlResult:
         """Check ``sql`` with the guard, run it with the time limit, return at most ``row_limit`` rows."""
@@ -117,23 +103,21 @@ class SqlEngine:
         check_sql(sql, self.allowed_tables)
         with self._lock:
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
-            started = time.perf_counter()
             timer.start()
             try:
                 relation = self._con.sql(sql).limit(self.row_limit + 1)
                 columns, raw = relation.columns, relation.fetchall()
             except (duckdb.InterruptException, duckdb.OutOfMemoryException) as exc:
                 limit = f"{self.timeout_s:g} s time" if isinstance(exc, duckdb.InterruptException) else "1 GB memory"
-                raise SqlTimeout(f"The query went past the {limit} limit and was stopped; "
+                raise SqlError(f"The query went past the {limit} limit and was stopped; "
                                  f"ask about a shorter period or fewer stores.") from None
             except duckdb.Error as exc:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise SqlError(f"The query could not run ({first}); check the table and column names.") from None
             finally:
                 timer.cancel()
-            seconds = time.perf_counter() - started
         rows = [dict(zip(columns, map(_plain, r))) for r in raw[: self.row_limit]]
-        return SqlResult(sql=sql, columns=columns, rows=rows, truncated=len(raw) > self.row_limit, seconds=seconds)
+        return SqlResult(sql=sql, columns=columns, rows=rows, truncated=len(raw) > self.row_limit)
 
 
 def _plain(value):

@@ -1,11 +1,9 @@
 """The SQL guard: one read-only SELECT over allow-listed tables, or a one-sentence refusal.
 
-DuckDB's parser does the reading (``extract_statements`` for the statements and their types,
-``json_serialize_sql`` for the syntax tree). The rules are written here because DuckDB has no allow-list
-of tables or functions: every node of the tree is visited once; a table must be an allow-listed table
-(or one of the query's CTEs), never a table function, file, URL, other schema or DESCRIBE/SHOW/SUMMARIZE;
-no function may read files, settings, secrets or the environment. The query is returned as written:
-``SqlEngine`` caps its rows and time.
+DuckDB's parser does the reading (``extract_statements``, ``json_serialize_sql``). The rules are written
+here because DuckDB has no allow-list of tables or functions: a table must be allow-listed (or a CTE of the
+query), never a table function, file, URL, other schema or DESCRIBE/SHOW; no function may read files,
+settings, secrets or the environment. The query is returned as written: ``SqlEngine`` caps rows and time.
 """
 
 from __future__ import annotations
@@ -40,25 +38,19 @@ class UnsafeSQL(ValueError):
 
 
 def _nodes(sql: str) -> list[dict]:
-    """Every object in DuckDB's syntax tree of ``sql``, parents first (no recursion: deep trees cannot overflow)."""
+    """Every object in DuckDB's syntax tree of ``sql`` (``json.loads`` hands each one to ``object_hook``)."""
     import duckdb
 
     if getattr(_local, "con", None) is None:
         _local.con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    nodes: list[dict] = []
     try:
-        tree = json.loads(_local.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+        tree = json.loads(_local.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0],
+                          object_hook=lambda node: nodes.append(node) or node)
     except RecursionError:
         raise UnsafeSQL("The query is nested too deeply; write a simpler SELECT.") from None
     if tree.get("error"):
         raise UnsafeSQL("The query could not be read as one plain SELECT; write a simpler SELECT statement.")
-    nodes, stack = [], [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            nodes.append(item)
-            item = list(item.values())
-        if isinstance(item, list):
-            stack.extend(item)
     return nodes
 
 

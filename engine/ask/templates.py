@@ -1,15 +1,11 @@
-"""Vetted SQL for the common numeric questions (English and Korean), built only from validated
-integers and ISO dates, so it is trusted without a model (it still passes the guard when run). The
-route (``engine.ask.answer.route``) has already decided that the question asks for a number.
+"""Vetted SQL for the common numeric questions (English and Korean), built only from validated integers
+and ISO dates, so it is trusted without a model (it still passes the guard when run).
 
-Chosen from the question's entities and keywords (matched on the question and its glossary English):
-``oil_price`` (a day's last quote, or the average / min / max over a period's quoted days and how many),
-``oil_days`` (days ranked by price), ``product_info``, ``ledger_orders`` (latest confirmation per store and
-day); then units sold or customer visits in one of three shapes, each from one builder: a ranking
-(``top_stores|products|days``, ``customers_by_store|day``, ``sales_max_day|min_day``: most first, or least
-first for least / fewest / 가장 적은), one row per group (``sales_by_store|product|day|week|month|year``,
-``customers_compare``: several stores or products named, two years compared, or asked per group) or the
-total (``sales_total``, ``sales_average`` per calendar day, ``customers``).
+Chosen from the question's entities and keywords (on the question and its glossary English): ``oil_price``
+(a day's last quote, or average / min / max over a period's quoted days), ``oil_days``, ``product_info``,
+``ledger_orders``; then units sold or customer visits as a ranking (``top_*``, ``customers_by_*``,
+``sales_max_day|min_day``), one row per group (``sales_by_*``, ``customers_compare``) or the total
+(``sales_total``, ``sales_average`` per calendar day, ``customers``).
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ import re
 from dataclasses import dataclass
 
 from engine.ask.entities import Entities, product_name
-from engine.ask.sql_engine import ledger_path
 
 
 @dataclass
@@ -83,20 +78,13 @@ def _in(column: str, ids: list[int]) -> str:
 
 
 def _date(d: dt.date) -> str:
-    if not isinstance(d, dt.date):
-        raise ValueError("a period bound is not a date.")
-    return f"DATE '{dt.date(d.year, d.month, d.day).isoformat()}'"
+    return f"DATE '{dt.date.isoformat(d)}'"  # a TypeError for anything but a date
 
 
-def _where(entities: Entities, start: dt.date, end: dt.date, products=True,
-           columns=("Store_ID", "Product_ID", "Date")) -> str:
-    store, product, date = columns
-    parts = [f"{date} BETWEEN {_date(start)} AND {_date(end)}"]
-    if entities.stores:
-        parts.append(_in(store, entities.stores))
-    if products and entities.products:
-        parts.append(_in(product, entities.products))
-    return " AND ".join(parts)
+def _where(entities: Entities, start: dt.date, end: dt.date, products=True, date: str = "Date") -> str:
+    parts = [f"{date} BETWEEN {_date(start)} AND {_date(end)}", entities.stores and _in("Store_ID", entities.stores),
+             products and entities.products and _in("Product_ID", entities.products)]
+    return " AND ".join(part for part in parts if part)  # DuckDB's names ignore case: Store_ID = store_id
 
 
 def _heading(en: str, ko: str, scope: str, entities: Entities, ds, label: str) -> tuple[str, str]:
@@ -127,12 +115,6 @@ def _top_target(text: str, entities: Entities) -> str:
     return "stores" if entities.products and not entities.stores else "products"
 
 
-def _ranking(text: str) -> str | None:
-    """'DESC' (most first) or 'ASC' (least first) for a ranking question (which / top / most / least /
-    가장 / 제일), None otherwise."""
-    return "ASC" if _has(text, "least") else ("DESC" if _has(text, "top") else None)
-
-
 def _per_group(text: str, entities: Entities) -> str | None:
     """What one row per group is keyed by (a ``GROUPS`` key), or None for one total: years when two are
     compared, stores / products when several are named or asked for, else a day, week or month."""
@@ -152,16 +134,10 @@ def _grouped(table: str, keys: str, values: str, where: str, order: str = "1") -
     return f"SELECT {keys}, {values} FROM {table} WHERE {where} GROUP BY ALL ORDER BY {order}"
 
 
-def match_template(question: str, entities: Entities, ds, tables: set[str] | None = None) -> TemplateMatch | None:
-    """Vetted SQL for ``question`` or None when no template fits (then text-to-SQL answers).
-
-    ``tables``: the engine's tables (``SqlEngine.allowed_tables``; by default: whether the data folder's
-    ledger file exists); without ``order_lines`` a ledger question gets a query that says no order
-    has been confirmed yet.
-    """
+def match_template(question: str, entities: Entities, ds, tables) -> TemplateMatch | None:
+    """Vetted SQL for ``question`` or None when no template fits (then text-to-SQL answers). ``tables``: the
+    engine's (``SqlEngine.allowed_tables``); without ``order_lines`` a ledger question says no order is confirmed."""
     text = f"{(question or '').lower()} \n {(entities.normalized or '').lower()}"
-    if tables is None and getattr(ds, "folder", ""):
-        tables = {"order_lines"} if ledger_path(ds.folder).is_file() else set()
     if entities.unknown_stores or entities.unknown_products:
         return None  # the answer layer says which id is not in the data
     first, last = ds.start, ds.end  # the question's period clipped to the data (the whole data when none)
@@ -169,7 +145,8 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
     label = entities.period_label if entities.start and entities.end else f"the whole data ({first}..{last})"
     if start > end:
         return None
-    direction, n, day = _ranking(text), max(1, min(int(entities.top_n or 5), 50)), None
+    direction = "ASC" if _has(text, "least") else "DESC" if _has(text, "top") else None  # least / most first
+    n, day = max(1, min(int(entities.top_n or 5), 50)), None
 
     def match(name: str, sql: str, en: str, ko: str, scope: str = "sales") -> TemplateMatch:
         return TemplateMatch(name, sql, *_heading(en, ko, scope, entities, ds, label))
@@ -197,12 +174,12 @@ def match_template(question: str, entities: Entities, ds, tables: set[str] | Non
                                           "products table", "리드타임(일)과 단가", "")
 
     if _has(text, "ledger"):
-        if tables is not None and "order_lines" not in tables:
+        if "order_lines" not in tables:
             return match("ledger_orders", "SELECT 0 AS confirmed_lines, CAST(NULL AS DOUBLE) AS total_qty",
                          "no order has been confirmed yet (the order ledger is empty), so there are no order "
                          "quantities", "발주 원장의 발주량", "")
         column, what = ("recommended_qty", "recommended") if _has(text, "recommended") else ("final_qty", "confirmed")
-        where = _where(entities, start, end, columns=("store_id", "product_id", "order_date"))
+        where = _where(entities, start, end, date="order_date")
         sql = (f"SELECT sum({column}) AS total_qty, count(*) AS confirmed_lines, count(DISTINCT order_date) AS "
                f"order_days FROM order_lines WHERE {where}")  # order_lines: latest versions only
         return match("ledger_orders", sql, f"{what} order quantity in the order ledger (latest confirmation per "

@@ -1,13 +1,13 @@
 """Text-to-SQL: the chat messages that ask a language model for one SELECT, and reading its reply.
 
-The prompt is short (prompt evaluation is most of the latency on 2 CPU cores): the rules, the schema
-of only the tables the question is about, one or two examples, then the question with what was
-resolved from it. The part before the question depends only on the tables, so llama.cpp's prompt
-cache reuses it. The reply's SQL (a ```sql fence or a bare SELECT/WITH) always goes through the guard.
+The prompt is short (prompt evaluation is most of the latency on CPU): rules, the schema of the tables
+the question is about, one or two examples, then the question with what was resolved from it; the part
+before the question depends only on the tables, so llama.cpp's prompt cache reuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from engine.ask.entities import Entities, product_name
@@ -80,32 +80,27 @@ FEW_SHOT = [
 _FENCE = re.compile(r"```[ \t]*(?:sql|duckdb|postgresql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.I | re.S)
 _BARE = re.compile(r"(?is)\b((?:with\s+\w+\s+as\s*\(|select\s|from\s+\w+\s+select\s).*)")
 
+
 def messages_tokens(messages: list[dict]) -> int:
     """A conservative token count of chat messages without a tokenizer (Qwen2.5: ~3.5 ASCII characters a
     token, a Hangul syllable ~1; + the ChatML markers of each message)."""
-    def tokens(text: str) -> int:
+    total = 3
+    for text in (m["content"] for m in messages):
         ascii_chars = sum(ord(ch) < 128 for ch in text)
-        return int(ascii_chars / 3.2 + (len(text) - ascii_chars) * 1.1) + 1
-
-    return sum(tokens(m["content"]) + 5 for m in messages) + 3
-
-
-def pick_tables(question: str, entities: Entities, available) -> list[str]:
-    """The tables a question is about, in the engine's order: those its words name (``TABLE_WORDS``),
-    else sales."""
-    text = f"{question} {entities.normalized or ''}".lower()
-    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(available) or {"sales"}
-    return [t for t in available if t in picked]
+        total += int(ascii_chars / 3.2 + (len(text) - ascii_chars) * 1.1) + 6
+    return total
 
 
 def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     """Chat messages asking for one SELECT: the rules, the schema of the question's tables (``table(column
     TYPE, ...) -- meaning``, the data's dates, the exact values of small text columns), one or two examples,
     then the question. Everything before the question is the same for every question about the same tables."""
-    ds, tables = engine.ds, pick_tables(question, entities, engine.tables)
+    text, ds = f"{question} {entities.normalized or ''}".lower(), engine.ds  # the tables its words name, else sales
+    picked = {t for t, words in TABLE_WORDS.items() if re.search(words, text)} & set(engine.tables) or {"sales"}
+    tables = [t for t in engine.tables if t in picked]
     schema = [f"Tables (data from {ds.start} to {ds.end}):"]
     for name in tables:
-        columns = ", ".join(f"{c} {t}" for c, t in engine.types[name].items())
+        columns = ", ".join(f"{c} {t}" for c, t in engine.tables[name].items())
         schema.append(f"- {name}({columns}) -- {TABLE_NOTES[name]}")
         for column in CATEGORY_COLUMNS.get(name, ()):
             values = sorted(str(v) for v in getattr(ds, name)[column].drop_nulls().unique().to_list())
@@ -114,9 +109,8 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
     messages = [{"role": "system", "content": SYSTEM_RULES + "\n\n" + "\n".join(schema)}]
     for _, q, sql in [shot for shot in FEW_SHOT if shot[0] <= set(tables)][:2]:
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": f"```sql\n{sql}\n```"}]
-    named = {p: product_name(ds, p) for p in entities.products}  # an unknown id: the id alone
-    stores = ", ".join(map(str, entities.stores))
-    products = ", ".join(f"{p} = {name}" if name else str(p) for p, name in named.items())
+    stores = ", ".join(map(str, entities.stores))  # an unknown product id: the id alone
+    products = ", ".join(f"{p} = {name}" if (name := product_name(ds, p)) else str(p) for p in entities.products)
     hints = [f"stores: {stores} (Store_ID)" if stores else "", f"products: {products} (Product_ID)" if products else "",
              (f"day: {entities.start}" if entities.start == entities.end else
               f"period: {entities.start} to {entities.end}") if entities.start and entities.end else "",
@@ -132,30 +126,24 @@ def build_sql_prompt(question: str, engine, entities: Entities) -> list[dict]:
 def extract_sql(llm_text: str) -> str:
     """The SQL in a model's reply: the first ```sql block, else the text from the first SELECT/WITH."""
     text = (llm_text or "").strip()
-    if not text:
-        raise UnsafeSQL("The model returned no SQL; ask the question again or rephrase it.")
     for block in _FENCE.findall(text):
         if block.strip():
             return block.strip()  # a fenced block goes to the guard whole
-    m = _BARE.search(text)
-    if m:
+    if m := _BARE.search(text):
         return _trim(m.group(1))
     raise UnsafeSQL("The model's reply contains no SELECT statement; ask the question again or rephrase it.")
 
 
 def _trim(sql: str) -> str:
-    """The statement without trailing prose: the longest run of its paragraphs, else of its ";"-ended
-    parts, that DuckDB's own parser reads (prose does not parse; a second statement does, so it stays
-    and the guard refuses it). A reply that never parses goes to the guard whole, which says why."""
+    """The statement without trailing prose: its longest prefix ending at a blank line or after a ";" that
+    DuckDB's own parser reads (prose does not parse; a second statement does, so it stays and the guard
+    refuses it). A reply that never parses goes to the guard whole, which says why."""
     import duckdb
 
     text = sql.strip().strip("`").strip()
-    paragraphs = re.split(r"\n\s*\n", text)
-    cuts = ["\n\n".join(paragraphs[:i]) for i in range(len(paragraphs), 0, -1)]
-    for cut in cuts + [text[: m.end()] for m in reversed(list(re.finditer(";", text)))]:
-        try:
-            duckdb.extract_statements(cut)
-            return cut.strip()
-        except duckdb.Error:
-            continue
+    ends = {len(text), *(m.start() for m in re.finditer(r"\n\s*\n", text)), *(m.end() for m in re.finditer(";", text))}
+    for end in sorted(ends, reverse=True):
+        with contextlib.suppress(duckdb.Error):
+            duckdb.extract_statements(text[:end])
+            return text[:end].strip()
     return text
