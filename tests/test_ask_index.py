@@ -87,7 +87,7 @@ def test_stored_metadata_and_dense_search(demo_dir, tmp_path):
     """Flat metadata in Chroma (-1 for no store), and LlamaIndex's vector retriever over it with the filters."""
     from llama_index.core import VectorStoreIndex
 
-    from engine.ask.embeddings import E5Embedding
+    from engine.ask.embeddings import e5_embedding
     from engine.ask.entities import Entities
     from engine.ask.index import AskIndex
     from engine.ask.retrieval import metadata_filters
@@ -98,7 +98,7 @@ def test_stored_metadata_and_dense_search(demo_dir, tmp_path):
     meta = nodes["note:0#0"].metadata
     assert meta["store"] == 40 and meta["product"] == NO_ID and nodes["note:0#0"].ref_doc_id == "note:0"
     assert meta["doc_hash"] == make_docs()[0].hash and meta["title"] == "Note 0: store 40"
-    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=e5_embedding())
     hits = dense.as_retriever(similarity_top_k=3).retrieve("충족률이 뭐야?")
     assert hits[0].node.node_id == "dictionary:kpi:fill-rate#0" and 0 < hits[0].score <= 1.0001
     only_41 = dense.as_retriever(similarity_top_k=10, filters=metadata_filters(Entities(stores=[41]))).retrieve("store sales")
@@ -153,14 +153,14 @@ def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):
 def test_embeddings_adapter_is_a_llamaindex_embedding():
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-    from engine.ask.embeddings import E5Embedding, embed_passages, embed_query
+    from engine.ask.embeddings import e5_embedding
 
-    e = E5Embedding()
-    assert isinstance(e, E5Embedding) and isinstance(e, BaseEmbedding) and issubclass(E5Embedding, BaseEmbedding)
+    e = e5_embedding()
+    assert isinstance(e, BaseEmbedding) and e is e5_embedding()  # one per process
     q = np.array(e.get_query_embedding("3번 상품 리드타임"))
     p = np.array(e.get_text_embedding_batch(["Product 3 lead time: 2 days", "Store 44 is in New York"]))
     assert q.shape == (384,) and p.shape == (2, 384)
     assert abs(np.linalg.norm(q) - 1) < 1e-3
     assert (p @ q)[0] > (p @ q)[1]  # Korean question, English passage
     # the query prefix matters: the same text as a passage gives another vector
-    assert not np.allclose(embed_query("lead time"), embed_passages(["lead time"])[0])
+    assert not np.allclose(e.get_query_embedding("lead time"), e.get_text_embedding("lead time"))

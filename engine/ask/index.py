@@ -39,14 +39,6 @@ BATCH = 64  # chunks per embedding and Chroma call (whole documents only)
 _indexes: dict[tuple, "AskIndex"] = {}
 
 
-def server_address() -> tuple[str, int] | None:
-    """(host, port) when CHROMA_HOST is set, else None."""
-    host, port = os.environ.get("CHROMA_HOST", "").strip(), os.environ.get("CHROMA_PORT", "8000").strip() or "8000"
-    if host and not port.isdigit():
-        raise ValueError(f"CHROMA_PORT={port!r} is not a port number; set it to the Chroma server's port, e.g. 8000.")
-    return (host, int(port)) if host else None
-
-
 def synopsis(chunk) -> str:
     """What gets embedded for a chunk: its document's title for data documents (every chunk of a
     document shares that vector), title + text (up to 700 characters) for definitions and uploads."""
@@ -69,9 +61,12 @@ class AskIndex:
         """The index of ``data_folder`` (cached per process): on the Chroma server when CHROMA_HOST is
         set, else persistent under ``path`` (default ``state_dir(data_folder)/index``)."""
         data = Path(data_folder).resolve() if data_folder else data_dir()
-        address = server_address()
-        if address:
-            key, name = ("http", *address), f"{COLLECTION}_{hashlib.sha1(str(data).encode()).hexdigest()[:10]}"
+        host, port = os.environ.get("CHROMA_HOST", "").strip(), os.environ.get("CHROMA_PORT", "").strip() or "8000"
+        if host and not port.isdigit():
+            raise ValueError(f"CHROMA_PORT={port!r} is not a port number; set it to the Chroma server's port, "
+                             "e.g. 8000.")
+        if host:
+            key, name = ("http", host, int(port)), f"{COLLECTION}_{hashlib.sha1(str(data).encode()).hexdigest()[:10]}"
         else:
             key, name = ("path", str((Path(path) if path else state_dir(data) / "index").resolve())), COLLECTION
         return _indexes.setdefault((key, name), cls(key, name))

@@ -22,6 +22,7 @@ import functools
 import re
 
 from engine.ask.documents import NO_END, NO_ID
+from engine.ask.embeddings import e5_embedding
 from engine.ask.entities import Entities, extract_entities
 from engine.ask.safety import instructs
 
@@ -125,10 +126,8 @@ def _fused(index, bm25, filters, query: str) -> list:
     from llama_index.core.llms import MockLLM
     from llama_index.core.retrievers import QueryFusionRetriever
 
-    from engine.ask.embeddings import E5Embedding
-
     top_k = bm25.similarity_top_k
-    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=e5_embedding())
     retrievers = [dense.as_retriever(similarity_top_k=top_k, filters=filters),
                   _classes()[0](existing_bm25=bm25.bm25, similarity_top_k=top_k, filters=filters)]
     # num_queries=1: the question itself, no generated variants (so the LLM is never called)
