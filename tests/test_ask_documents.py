@@ -6,6 +6,7 @@ import re
 
 import polars as pl
 import pytest
+from pypdf import PdfWriter
 
 from engine.ask.documents import NO_END, NO_ID, build_documents, split_document
 
@@ -118,6 +119,14 @@ def test_user_documents_txt_md_pdf_and_clear_errors(demo, tmp_path):
     (up / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (up / "sheet.docx").write_bytes(b"PK\x03\x04")
     (up / ".hidden.txt").write_text("not a document", encoding="utf-8")
+    (up / "blob.txt").write_bytes(b"\x00\x01\x02 binary")
+    (up / "empty.md").write_text(" \n\t\n", encoding="utf-8")
+    for name, password in (("locked.pdf", "secret"), ("scan.pdf", None)):  # a page without a text layer
+        writer = PdfWriter()
+        writer.add_blank_page(612, 792)
+        if password:
+            writer.encrypt(password, algorithm="RC4-128")
+        writer.write(up / name)
     errors: list[str] = []
     docs = {d.id_: d for d in build_documents(demo, tmp_path / "state", errors=errors) if d.metadata["source"] == "upload"}
     assert sorted(docs) == ["upload:memo.txt", "upload:notes.txt", "upload:plan.md", "upload:promo.pdf"]
@@ -126,9 +135,13 @@ def test_user_documents_txt_md_pdf_and_clear_errors(demo, tmp_path):
     assert "Promotion plan for store 44 in April" in docs["upload:promo.pdf"].text
     assert docs["upload:memo.txt"].text == "44번 매장 냉동고 교체"
     assert docs["upload:plan.md"].metadata["file"] == "plan.md"
-    assert errors[0].startswith("broken.pdf could not be read as a PDF (") and "\n" not in errors[0]
-    assert errors[1] == "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."
-    assert len(errors) == 2
+    assert errors[1].startswith("broken.pdf could not be read as a PDF (") and "\n" not in errors[1]
+    assert errors[:1] + errors[2:] == [
+        "blob.txt is not a text file (it contains binary data); save it as plain text and add it again.",
+        "empty.md is empty; add a file with some text.",
+        "locked.pdf is a password-protected PDF; save it without a password and add it again.",
+        "scan.pdf has no text layer (it may be a scanned image); add a PDF with selectable text or a TXT/MD file.",
+        "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."]
 
 
 def test_split_document_keeps_metadata_and_every_line(demo, tmp_path):

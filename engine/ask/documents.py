@@ -74,7 +74,7 @@ def _dictionary_documents(ds) -> list[Document]:
                  f"({ds.start} to {ds.end}).", *([f"One row per {', '.join(table.key)}."] if table.key else []),
                  "Columns:", *(f"- {c.name} ({c.kind}){': ' + c.meaning if c.meaning else ''}" for c in table.columns)]
         docs.append(document(f"dictionary:table:{table.name}", f"Data dictionary: table {table.name}",
-                              "\n".join(lines), "dictionary", table=table.name))
+                             "\n".join(lines), "dictionary", table=table.name))
     for section in re.split(r"(?m)^## ", DEFINITIONS.read_text(encoding="utf-8"))[1:]:
         head, _, body = section.partition("\n")
         key, _, title = head.partition(" | ")
@@ -161,7 +161,7 @@ def _product_cards(ds, sales: pl.DataFrame) -> list[Document]:
         ]
         title = f"Product card: product {p}" + (f" ({sub})" if sub else "")
         docs.append(document(f"product:{p}", title, "\n".join(lines), "product", product=p, start=ds.start,
-                              end=ds.end))
+                             end=ds.end))
     return docs
 
 
@@ -213,7 +213,7 @@ def _upload_documents(state: Path, errors: list[str]) -> list[Document]:
             errors.append(str(exc))
             continue
         docs.append(document(f"upload:{path.name}", f"Uploaded document: {path.name}", text, "upload",
-                              file=path.name))
+                             file=path.name))
     return docs
 
 
