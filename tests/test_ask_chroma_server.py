@@ -41,7 +41,7 @@ def test_index_and_retrieve_through_a_chroma_server(demo, demo_dir, chroma_serve
     host, port, folder = chroma_server
     monkeypatch.setenv("CHROMA_HOST", host)
     monkeypatch.setenv("CHROMA_PORT", str(port))
-    docs = [d for d in build_documents(demo) if d.metadata["source"] in ("dictionary", "product") or d.id in ("store:44", "store:15")]
+    docs = [d for d in build_documents(demo) if d.metadata["source"] in ("dictionary", "product") or d.id_ in ("store:44", "store:15")]
     index = AskIndex.open(demo_dir)
     assert index.client_key == ("http", host, port) and index.location == f"chroma server {host}:{port}"
     counts = index.update(docs)

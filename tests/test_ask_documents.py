@@ -6,14 +6,14 @@ import re
 
 import polars as pl
 import pytest
+from pypdf import PdfWriter
 
-from engine.ask.documents import Document, build_documents, split_document
-from tests.ask_support import write_ledger
+from engine.ask.documents import NO_END, NO_ID, build_documents, split_document
 
 
 @pytest.fixture(scope="module")
 def docs(demo):
-    return {d.id: d for d in build_documents(demo)}
+    return {d.id_: d for d in build_documents(demo)}
 
 
 def q(x: float) -> str:
@@ -24,8 +24,8 @@ def test_document_set_is_complete_and_sane(demo, docs):
     kinds = {}
     for d in docs.values():
         kinds[d.metadata["source"]] = kinds.get(d.metadata["source"], 0) + 1
-        assert set(d.metadata) >= {"source", "store", "product", "period_start", "period_end"}
-        assert d.text.strip() and d.title.strip()
+        assert set(d.metadata) >= {"title", "source", "store", "product", "start", "end"}
+        assert d.text.strip() and d.metadata["title"].strip()
     assert {f"store:{s}" for s in demo.store_ids} <= set(docs)
     assert {f"product:{p}" for p in demo.product_ids} <= set(docs)
     assert {"dictionary:kpi:inventory-value", "dictionary:kpi:turnover", "dictionary:kpi:lost-sales", "dictionary:kpi:fill-rate",
@@ -38,6 +38,10 @@ def test_document_set_is_complete_and_sane(demo, docs):
     chain = docs["chain"].text
     assert f"{len(demo.store_ids)} stores and {len(demo.product_ids)} products" in chain
     assert f"sales from {demo.start} to {demo.end}" in chain and chain.count("\n") == 0
+    assert (docs["chain"].metadata["start"], docs["chain"].metadata["end"]) == (
+        int(f"{demo.start:%Y%m%d}"), int(f"{demo.end:%Y%m%d}"))  # yyyymmdd ints, for Chroma's filters
+    table = docs["dictionary:table:sales"].metadata
+    assert (table["store"], table["product"], table["end"], table["table"]) == (NO_ID, NO_ID, NO_END, "sales")
 
 
 def test_store_card_numbers(demo, docs):
@@ -53,7 +57,9 @@ def test_store_card_numbers(demo, docs):
     city = demo.store(44)["City"]
     neighbours = demo.stores.filter((pl.col("City") == city) & (pl.col("Store_ID") != 44))["Store_ID"].to_list()
     assert f"Neighbours in {city}: " + ", ".join(f"store {n}" for n in sorted(neighbours)) + "." in card.text
-    assert card.metadata["store"] == 44 and card.metadata["product"] is None
+    assert card.metadata["store"] == 44 and card.metadata["product"] == NO_ID
+    assert card.metadata["title"] == f"Store card: store 44 ({city}, {demo.store(44)['State']})"
+    assert "(44번 매장 44호점)" in card.text
 
 
 def test_product_card_numbers(demo, docs):
@@ -62,7 +68,9 @@ def test_product_card_numbers(demo, docs):
     assert f"Lead time: {demo.lead_time(3)} days" in card.text and demo.lead_time(3) == 2
     assert f"${demo.price(3):,.2f} per unit" in card.text
     assert f"{q(units)} units" in card.text
-    assert card.metadata["product"] == 3
+    assert card.metadata["product"] == 3 and card.metadata["store"] == NO_ID
+    sub = demo.products.filter(pl.col("Product_ID") == 3)["SubCategory"][0]
+    assert card.metadata["title"] == f"Product card: product 3 ({sub})" and "3번 상품" in card.text
 
 
 def test_product_card_weekday_pattern_and_safety_stock_sentence(demo, docs):
@@ -76,33 +84,6 @@ def test_product_card_weekday_pattern_and_safety_stock_sentence(demo, docs):
     assert f"Mon {monday:,.1f} ({100 * monday / full['Qty'].mean():.0f}%)" in card
     line = next(x for x in card.split("\n") if x.startswith("Safety stock"))
     assert re.findall(r"\d+", line) == [str(demo.lead_time(42))]
-
-
-def test_forecast_and_ledger_documents_from_the_state_folder(demo, tmp_path):
-    from engine.forecasting.store import ModelStore
-
-    state = tmp_path / "state"
-    store = ModelStore(state / "models")
-    for name, score in (("seasonal_naive", 0.21), ("gboost", 0.14), ("holt_winters", 0.18)):
-        store.save(f"s44_p3_{name}_2017-03-01_x", {"fitted": name}, {
-            "model": name, "params": {}, "store": 44, "product": 3, "horizons": [1, 2], "train_end": "2017-03-01",
-            "cv": {"name": name, "params": {}, "score": score, "metrics": {"wape": score, "mase": 0.9}}, "fit_seconds": 0.5,
-            "created": "2026-11-24T10:00:00+00:00"})
-    write_ledger(state / "ledger.sqlite", [
-        (44, "2017-03-30", [(3, 3200, 3200, "forecast")], "kim"),
-        (44, "2017-03-30", [(3, 3200, 3600, "promotion"), (12, 9000, 9000, "forecast")], "lee")])
-    before = (state / "ledger.sqlite").read_bytes()
-    docs = {d.id: d for d in build_documents(demo, state)}
-    report = docs["forecast:44:3:2017-03-01"]
-    assert "Best model by cross-validated WAPE: gboost (WAPE 14.0%)" in report.text
-    assert report.text.index("gboost params") < report.text.index("holt_winters params") < report.text.index("seasonal_naive params")
-    day = docs["ledger:44:2017-03-30"]
-    assert "version 2" in day.text and "by lee" in day.text and "final 12,600 units" in day.text
-    assert "recommended 3,200, final 3,600 (promotion)" in day.text
-    assert (day.metadata["period_start"], day.metadata["period_end"]) == ("2017-03-30", "2017-03-30")
-    assert (report.metadata["period_start"], report.metadata["period_end"]) == (str(demo.start), "2017-03-01")
-    assert "ledger:44" not in docs  # totals over days come from SQL's order_lines, not a document
-    assert (state / "ledger.sqlite").read_bytes() == before  # read-only
 
 
 def make_pdf(text: str) -> bytes:
@@ -138,32 +119,48 @@ def test_user_documents_txt_md_pdf_and_clear_errors(demo, tmp_path):
     (up / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (up / "sheet.docx").write_bytes(b"PK\x03\x04")
     (up / ".hidden.txt").write_text("not a document", encoding="utf-8")
+    (up / "blob.txt").write_bytes(b"\x00\x01\x02 binary")
+    (up / "empty.md").write_text(" \n\t\n", encoding="utf-8")
+    for name, password in (("locked.pdf", "secret"), ("scan.pdf", None)):  # a page without a text layer
+        writer = PdfWriter()
+        writer.add_blank_page(612, 792)
+        if password:
+            writer.encrypt(password, algorithm="RC4-128")
+        writer.write(up / name)
     errors: list[str] = []
-    docs = {d.id: d for d in build_documents(demo, tmp_path / "state", errors=errors) if d.metadata["source"] == "upload"}
+    docs = {d.id_: d for d in build_documents(demo, tmp_path / "state", errors=errors) if d.metadata["source"] == "upload"}
     assert sorted(docs) == ["upload:memo.txt", "upload:notes.txt", "upload:plan.md", "upload:promo.pdf"]
     assert "해운대점은 4월에" in docs["upload:notes.txt"].text
     assert docs["upload:plan.md"].text.endswith("- order more snacks")  # trailing blanks go
     assert "Promotion plan for store 44 in April" in docs["upload:promo.pdf"].text
     assert docs["upload:memo.txt"].text == "44번 매장 냉동고 교체"
     assert docs["upload:plan.md"].metadata["file"] == "plan.md"
-    assert errors[0].startswith("broken.pdf could not be read as a PDF (") and "\n" not in errors[0]
-    assert errors[1] == "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."
-    assert len(errors) == 2
+    assert errors[1].startswith("broken.pdf could not be read as a PDF (") and "\n" not in errors[1]
+    assert errors[:1] + errors[2:] == [
+        "blob.txt is not a text file (it contains binary data); save it as plain text and add it again.",
+        "empty.md is empty; add a file with some text.",
+        "locked.pdf is a password-protected PDF; save it without a password and add it again.",
+        "scan.pdf has no text layer (it may be a scanned image); add a PDF with selectable text or a TXT/MD file.",
+        "sheet.docx is not a TXT, MD or PDF file; convert it to one of those and add it again."]
 
 
-def test_split_document_keeps_metadata_and_every_line():
+def test_split_document_keeps_metadata_and_every_line(demo, tmp_path):
+    up = tmp_path / "state" / "uploads"
+    up.mkdir(parents=True)
     lines = [f"- line {i}: " + "x" * 80 for i in range(60)]
-    doc = Document("ledger:1", "Order ledger: store 1", "\n".join(lines),
-                   {"source": "ledger", "store": 1, "product": None, "period_start": "2016-01-01", "period_end": "2016-12-31"})
+    (up / "ledger-notes.txt").write_text("\n".join(lines), encoding="utf-8")
+    (up / "words.txt").write_text("word " * 1000, encoding="utf-8")
+    docs = {d.id_: d for d in build_documents(demo, tmp_path / "state")}
+    doc = docs["upload:ledger-notes.txt"]
     chunks = split_document(doc, max_chars=1000)
     assert len(chunks) > 1
-    assert [c.id for c in chunks] == [f"ledger:1#{i}" for i in range(len(chunks))]
+    assert [c.node_id for c in chunks] == [f"upload:ledger-notes.txt#{i}" for i in range(len(chunks))]
     for i, c in enumerate(chunks):
-        assert c.metadata["doc_id"] == doc.id and c.metadata["chunk"] == i and c.metadata["store"] == 1
-        assert len(c.text) <= 1000 + len(doc.title) + 20
+        assert c.ref_doc_id == doc.id_ and c.metadata == {**doc.metadata, "doc_hash": doc.hash}
+        assert len(c.text) <= 1000 + len(doc.metadata["title"]) + 20
         if i:
-            assert c.text.startswith("Order ledger: store 1 (continued)")
+            assert c.text.startswith("Uploaded document: ledger-notes.txt (continued)\n")
     joined = "\n".join(c.text for c in chunks)
     assert all(line in joined for line in lines)
-    long = Document("x", "T", "word " * 1000, {"source": "upload"})
-    assert all(len(c.text) <= 1030 for c in split_document(long, 1000))
+    assert all(len(c.text) <= 1050 for c in split_document(docs["upload:words.txt"], 1000))
+    assert len(split_document(docs["upload:words.txt"], 1000)) > 1

