@@ -22,8 +22,7 @@ def _ask(args) -> int:
         settings["base_url"] = args.base_url
     stream = not args.json and sys.stdout.isatty()
     answer = None
-    for item in ask_stream(args.question, args.data or data_dir(), backend=args.backend, top_k=args.top_k,
-                           use_cache=not args.no_cache, **settings):
+    for item in ask_stream(args.question, args.data or data_dir(), backend=args.backend, top_k=args.top_k, **settings):
         if isinstance(item, Answer):
             answer = item
         elif stream:
@@ -45,7 +44,7 @@ def _ask(args) -> int:
     for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"({answer.route}, backend {answer.backend}{' ' + answer.model if answer.model else ''}, "
-          f"{answer.seconds:.2f} s{', cached' if answer.cached else ''})")
+          f"{answer.seconds:.2f} s)")
     return 0
 
 
@@ -61,6 +60,5 @@ def register(sub) -> None:
                                                  "or the endpoint's model, or the transformers model folder / GGUF")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL (default: $KMART_OPENAI_BASE_URL)")
     p.add_argument("--top-k", type=int, default=5, help="passages put into the prompt")
-    p.add_argument("--no-cache", action="store_true", help="do not reuse a cached answer")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ask)
