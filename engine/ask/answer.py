@@ -99,17 +99,16 @@ def _say(key: str, language: str, **values) -> str:
 
 @dataclass
 class Answer:
-    answer: str
-    route: str  # "sql" | "rag" | "both" | "refused" (a request to change the data)
-    sql: str | None
-    rows: list[dict]
-    sources: list[dict]  # {"id", "title", "score"} (+ "flagged": True for a document that tries to instruct)
     backend: str  # "local" | "openai" | "transformers" | "none"
-    seconds: float
     model: str | None = None
     language: str = "en"
-    columns: list[str] = field(default_factory=list)
-    passages: list[dict] = field(default_factory=list)  # {"id", "title", "score", "text"} for the page
+    answer: str = ""
+    route: str = ""  # "sql" | "rag" | "both" | "refused" (a request to change the data)
+    sql: str | None = None
+    rows: list[dict] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # {"id", "title", "score"} (+ "flagged": True: it instructs)
+    passages: list[dict] = field(default_factory=list)  # the sources with their "text", for the page
+    seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # one sentence each: what was not possible and why
     template: str | None = None  # name of the vetted SQL template used, if any
 
@@ -179,13 +178,12 @@ def result_sentence(description: str, columns: list[str], rows: list[dict], lang
     head = description[:1].upper() + description[1:]
     if not rows:
         return f"{head}: 조건에 맞는 데이터가 없습니다." if ko else f"{head}: no rows match."
-    cols = columns or list(rows[0])
     if len(rows) == 1:
-        cells = _cells(rows[0], cols, language)
-        return f"{head}: " + (f"**{cells[0][1]}**" if len(cols) == 1 else ", ".join(f"{k} **{v}**" for k, v in cells))
+        cells = _cells(rows[0], columns, language)
+        return f"{head}: " + (f"**{cells[0][1]}**" if len(cells) == 1 else ", ".join(f"{k} **{v}**" for k, v in cells))
     lines = [f"{head} ({len(rows)}{'+' if truncated else ''} {'행' if ko else 'rows'}):"]
     for i, row in enumerate(rows[:10], 1):
-        lines.append(f"{i}. " + ", ".join(f"{k} {v}" for k, v in _cells(row, cols, language)))
+        lines.append(f"{i}. " + ", ".join(f"{k} {v}" for k, v in _cells(row, columns, language)))
     if len(rows) > 10:
         lines.append(f"… 외 {len(rows) - 10}행 (표 참조)" if ko else f"… and {len(rows) - 10} more rows (see the table)")
     return "\n".join(lines)
@@ -259,7 +257,7 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
     ds = ds if ds is not None else _sql_engine(data_folder).ds
     status = index_status(data_folder, ds)
     if force or not status["current"]:
-        status = update_index(Path(data_folder).resolve(), progress=progress, ds=ds)["status"]
+        status = update_index(data_folder, progress=progress, ds=ds)["status"]
     return status
 
 
@@ -289,8 +287,7 @@ def ask_stream(question: str, data_folder, backend="local", *, top_k: int = TOP_
     # the model's name and the endpoint's host, never its key
     host = urlsplit(getattr(llm, "base_url", "")).netloc
     model = f"{llm.model}@{host}" if host else getattr(llm, "model", None)
-    answer = Answer(answer="", route="", sql=None, rows=[], sources=[], backend=getattr(llm, "name", "none"),
-                    seconds=0.0, model=model, language=entities.language or "en")
+    answer = Answer(backend=getattr(llm, "name", "none"), model=model, language=entities.language or "en")
     if not (yield from _compose(question, entities, engine, llm, answer, top_k)):
         yield answer.answer
     answer.seconds = time.perf_counter() - t0
@@ -365,15 +362,15 @@ def _numbers(question, entities, engine, llm, answer: Answer) -> str | None:
             answer.notes.append(str(exc))
     elif llm is not None:
         result = _text_to_sql(question, engine, entities, llm, answer)
-        if result is not None and (not result.rows or (len(result.rows) == 1 and all(
-                v in (0, None) for v in result.rows[0].values()))):  # often a filter value the data does not have
+        # no rows, or one row of only 0 / empty: often a filter value the data does not have
+        if result and len(result.rows) <= 1 and all(v in (0, None) for r in result.rows for v in r.values()):
             answer.notes.append(_say("empty", language))
     else:
         answer.notes.append(_say("no_model", language))
     if result is None:
         return None
-    answer.sql, answer.columns, answer.rows = result.sql, list(result.columns), result.rows  # JSON-friendly rows
-    return result_sentence(description, answer.columns, result.rows, language, result.truncated)
+    answer.sql, answer.rows = result.sql, result.rows  # JSON-friendly rows
+    return result_sentence(description, list(result.columns), result.rows, language, result.truncated)
 
 
 def _text_to_sql(question, engine, entities, llm, answer: Answer):
@@ -408,11 +405,10 @@ def _passages(question, entities, engine, answer: Answer, top_k) -> list[dict]:
                             f"`python -m engine index`.")
         found = []
     for p in found:
-        meta = dict(p.metadata or {})
         source = {"id": p.id, "title": p.title, "score": round(float(p.score), 4)}
-        source |= {"flagged": True} if meta.get("instructs") else {}
-        answer.sources.append(source)
-        answer.passages.append({**source, "text": p.text, "metadata": meta})
-        if meta.get("instructs"):
+        if (p.metadata or {}).get("instructs"):
+            source["flagged"] = True
             answer.notes.append(_say("flagged", answer.language, t=p.title))
+        answer.sources.append(source)
+        answer.passages.append({**source, "text": p.text})
     return answer.passages
