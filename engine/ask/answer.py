@@ -257,7 +257,8 @@ def ensure_index(data_folder, ds=None, progress=None, force: bool = False) -> di
     ds = ds if ds is not None else _sql_engine(data_folder).ds
     status = index_status(data_folder, ds)
     if force or not status["current"]:
-        status = update_index(data_folder, progress=progress, ds=ds)["status"]
+        update_index(data_folder, progress=progress, ds=ds)
+        status = index_status(data_folder, ds)
     return status
 
 
