@@ -44,7 +44,7 @@ elif kind == "openai":
     settings["base_url"] = st.sidebar.text_input("Base URL", value=_secret("KMART_OPENAI_BASE_URL") or os.environ.get("KMART_OPENAI_BASE_URL", ""),
                                                  placeholder="http://127.0.0.1:8080/v1", key="base_url")
     settings["model"] = st.sidebar.text_input("Model", value=_secret("KMART_OPENAI_MODEL") or os.environ.get("KMART_OPENAI_MODEL", ""),
-                                              placeholder="empty: the endpoint's first model", key="openai_model") or None
+                                              placeholder="required (or KMART_OPENAI_MODEL)", key="openai_model") or None
     typed = st.sidebar.text_input("API key", type="password", key="api_key", placeholder="from secrets or KMART_OPENAI_API_KEY",
                                   help="Kept only in this browser session; never shown, logged or written to disk.")
     settings["api_key"] = typed or _secret("KMART_OPENAI_API_KEY") or None  # None: the environment's key
@@ -80,7 +80,7 @@ def draw_details(answer: dict) -> None:
     for note in answer.get("notes") or []:
         st.warning(note)
     st.caption(f"{answer['route'].upper()} · backend {answer['backend']}{' · ' + answer['model'] if answer.get('model') else ''}"
-               f" · {answer['seconds']:.2f} s{' · cached' if answer.get('cached') else ''}")
+               f" · {answer['seconds']:.2f} s")
     if not (answer.get("sql") or answer.get("passages")):
         return
     with st.expander("Where this comes from", expanded=False):

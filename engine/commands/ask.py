@@ -7,35 +7,20 @@ from the environment (the key is never printed or written).
 from __future__ import annotations
 
 import sys
-from engine.ask.answer import Answer, ask_stream
+
+from engine.ask.answer import ask
+from engine.commands._output import format_table, print_json
 from engine.data.storage import data_dir
-from engine.commands._output import print_json
-from engine.commands._output import format_table
 
 
 def _ask(args) -> int:
-
-    settings = {}
-    if args.model:
-        settings["model"] = args.model
-    if args.base_url:
-        settings["base_url"] = args.base_url
-    stream = not args.json and sys.stdout.isatty()
-    answer = None
-    for item in ask_stream(args.question, args.data or data_dir(), backend=args.backend, top_k=args.top_k,
-                           use_cache=not args.no_cache, **settings):
-        if isinstance(item, Answer):
-            answer = item
-        elif stream:
-            print(item, end="", flush=True)
+    """Print the checked answer (not streamed: a model reply that fails the number check is never shown)."""
+    settings = {k: v for k, v in (("model", args.model), ("base_url", args.base_url)) if v}
+    answer = ask(args.question, args.data or data_dir(), backend=args.backend, top_k=args.top_k, **settings)
     if args.json:
         print_json(answer.to_dict())
         return 0
-    if stream:
-        print("\n")
-    else:
-        print(answer.answer)
-        print()
+    print(answer.answer + "\n")
     if answer.sql:
         print("SQL:", answer.sql)
         if answer.rows:
@@ -45,22 +30,22 @@ def _ask(args) -> int:
     for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"({answer.route}, backend {answer.backend}{' ' + answer.model if answer.model else ''}, "
-          f"{answer.seconds:.2f} s{', cached' if answer.cached else ''})")
+          f"{answer.seconds:.2f} s)")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ask", help="answer a question about the data in English or Korean (numbers from SQL, context from the documents)")
+    p = sub.add_parser("ask", help="answer a question about the data in English or Korean (numbers from SQL, "
+                                   "context from the documents)")
     p.add_argument("question", help='e.g. "What did store 44 sell of product 3 last week?" or "3월 12번 상품 판매량 합계는?"')
     p.add_argument("--data", default=None, help="data folder (default: $KMART_DATA or data/current)")
     p.add_argument("--backend", choices=["local", "openai", "transformers", "none"], default="local",
                    help="local: Qwen2.5 GGUF via llama.cpp (default); openai: an OpenAI-compatible endpoint "
                         "(KMART_OPENAI_BASE_URL/_MODEL/_API_KEY); transformers: KMART_HF_MODEL (a local model folder "
                         "or GGUF; 4-bit NF4 on CUDA, else CPU); none: SQL templates and retrieval only")
-    p.add_argument("--model", default=None, help="local model name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m) "
-                                                 "or the endpoint's model, or the transformers model folder / GGUF")
+    p.add_argument("--model", default=None, help="local model name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, "
+                   "smollm2-135m) or the endpoint's model, or the transformers model folder / GGUF")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL (default: $KMART_OPENAI_BASE_URL)")
     p.add_argument("--top-k", type=int, default=5, help="passages put into the prompt")
-    p.add_argument("--no-cache", action="store_true", help="do not reuse a cached answer")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ask)
