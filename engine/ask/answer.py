@@ -350,7 +350,7 @@ def _whole_sentences(reply: str) -> str:
 
 
 def _numbers(question, entities, engine, llm, answer: Answer) -> str | None:
-    """The sentence quoting the SQL result (the SQL, columns, rows and template go on ``answer``), or None
+    """The sentence quoting the SQL result (the SQL, rows and template go on ``answer``), or None
     when no valid query came out (the reason is a note)."""
     language = answer.language
     template = match_template(question, entities, engine.ds, tables=engine.allowed_tables)

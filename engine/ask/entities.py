@@ -168,7 +168,8 @@ def extract_entities(question: str, ds, last: dt.date | None = None) -> Entities
         for m in list(regex.finditer(text)):
             target.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
             text = _blank(text, *m.span())  # ids are not periods, names or other ids
-    # product names (SubCategory) from the data, longest first (a Korean name arrives as its English one)
+    # product names (SubCategory) from the data, longest first (a Korean name arrives as its English one);
+    # read in reverse so that of two products with one name the first in the data wins
     rows = reversed(ds.products.select("Product_ID", "SubCategory").rows()) if ds is not None else ()
     terms, rest = {name: int(p) for p, n in rows if (name := str(n or "").strip().lower())}, text.lower()
     for name in sorted(terms, key=len, reverse=True):
